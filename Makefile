@@ -1,0 +1,70 @@
+# sprite-tools: see README.md.  `make` builds every command into bin/,
+# `make check` runs the unit and integration tests, `make bench` the benchmarks.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+PKGS     = libcurl libwebsockets jansson sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) -MMD -MP
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+LDLIBS += $(PKG_LIBS)
+
+# The shared client library: every command links it.
+LIB_OBJS = lib/util.o lib/query.o lib/config.o lib/api.o lib/cli.o lib/frame.o lib/wsexec.o
+LIB = lib/libsprite.a
+
+# C commands, one source file each in src/.
+COMMANDS = sprite-create sprite-list sprite-destroy sprite-exec
+SPRITESD_OBJS = $(patsubst %.c,%.o,$(wildcard src/spritesd/*.c))
+
+# Tracked shell scripts in bin/ (installed alongside the binaries).
+SCRIPTS =
+
+BINS = $(addprefix bin/,$(COMMANDS)) bin/spritesd
+
+UNIT_TESTS = $(patsubst %.c,%.test,$(wildcard tests/unit/t-*.c))
+
+all: $(BINS)
+
+$(LIB): $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+bin/%: src/%.o $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/spritesd: $(SPRITESD_OBJS) $(LIB)
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests/unit/%.test: tests/unit/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check: all $(UNIT_TESTS)
+	prove -f --exec '' $(UNIT_TESTS) $(wildcard tests/*.t)
+
+bench: all
+	scripts/bench
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 755 $(BINS) $(addprefix bin/,$(SCRIPTS)) $(DESTDIR)$(BINDIR)
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7
+
+clean:
+	rm -f $(BINS) $(LIB) lib/*.o lib/*.d src/*.o src/*.d src/spritesd/*.o src/spritesd/*.d \
+	      tests/unit/*.o tests/unit/*.d tests/unit/*.test
+
+.PHONY: all check bench install clean
+.PRECIOUS: src/%.o tests/unit/%.o
+
+-include $(wildcard lib/*.d src/*.d src/spritesd/*.d tests/unit/*.d)

@@ -1,0 +1,285 @@
+/* spritesd: a local server for the Sprites API, running each sprite as a
+ * bubblewrap sandbox on this machine.  See spritesd(1). */
+#include "spritesd.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: spritesd [-l ADDR:PORT] [-d STATEDIR] [--tls-cert FILE --tls-key FILE]\n"
+	        "  -l ADDR:PORT  listen address (default 127.0.0.1:%d; port 0 picks a free one)\n"
+	        "  -d STATEDIR   state directory (default $XDG_STATE_HOME/spritesd)\n"
+	        "  --tls-cert FILE, --tls-key FILE  serve HTTPS/WSS with this certificate\n"
+	        "  -q            do not log requests\n"
+	        "  -h            show this help\n",
+	        SPRITESD_DEFAULT_PORT);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	int r = mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
+	free(p);
+	return r;
+}
+
+/* Write path atomically (tmp + rename) with the given mode. */
+static int write_atomic(const char *path, const char *data, mode_t mode)
+{
+	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		free(tmp);
+		return -1;
+	}
+	int r = write_all(fd, data, strlen(data));
+	if (close(fd) < 0)
+		r = -1;
+	if (r == 0)
+		r = rename(tmp, path);
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+/* The token file: created once (random, 0600), then reused across restarts. */
+static char *load_or_create_token(const char *statedir)
+{
+	char *path = xasprintf("%s/token", statedir);
+	char *tok = read_file(path, 4096, NULL);
+	if (tok && *rtrim(tok)) {
+		free(path);
+		return tok;
+	}
+	free(tok);
+	uint8_t raw[24];
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+		die(EXIT_FAIL, "cannot get random bytes for the token: %s", strerror(errno));
+	char hex[2 * sizeof raw + 2];
+	for (size_t i = 0; i < sizeof raw; i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	strcat(hex, "\n");
+	if (write_atomic(path, hex, 0600) < 0)
+		die(EXIT_FAIL, "cannot write %s: %s", path, strerror(errno));
+	free(path);
+	hex[2 * sizeof raw] = '\0';
+	return xstrdup(hex);
+}
+
+/* Split "ADDR:PORT" ("[::1]:PORT" for IPv6). */
+static void parse_listen(const char *arg, char **addr, int *port)
+{
+	const char *colon = strrchr(arg, ':');
+	if (!colon)
+		die(EXIT_USAGE, "bad listen address \"%s\": use ADDR:PORT, e.g. 127.0.0.1:0", arg);
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end || p < 0 || p > 65535 || colon[1] == '\0')
+		die(EXIT_USAGE, "bad port in \"%s\": use 0-65535", arg);
+	size_t n = (size_t)(colon - arg);
+	if (n >= 2 && arg[0] == '[' && arg[n - 1] == ']')
+		arg++, n -= 2;
+	*addr = n ? strndup(arg, n) : xstrdup("127.0.0.1");
+	*port = (int)p;
+}
+
+static int is_loopback(const char *addr)
+{
+	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1") || !strcmp(addr, "localhost");
+}
+
+/* SIGINT/SIGTERM arrive through a signalfd in the event loop (no handlers,
+ * no globals): the protocol below stops the server cleanly. */
+static int signal_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                           void *in, size_t len)
+{
+	(void)user, (void)in, (void)len;
+	if (reason == LWS_CALLBACK_RAW_RX_FILE) {
+		struct signalfd_siginfo si;
+		int fd = lws_get_socket_fd(wsi);
+		if (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+			struct server *srv = server_of(wsi);
+			srv->stopping = 1;
+			lws_cancel_service(srv->context);
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	set_progname(argv[0]);
+	char *listen_arg = NULL, *statedir = NULL, *tls_cert = NULL, *tls_key = NULL;
+	int quiet = 0;
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "l:d:qh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'l': listen_arg = optarg; break;
+		case 'd': statedir = optarg; break;
+		case 'C': tls_cert = optarg; break;
+		case 'K': tls_key = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!tls_cert != !tls_key)
+		die(EXIT_USAGE, "--tls-cert and --tls-key go together");
+
+	char *addr;
+	int port;
+	if (listen_arg) {
+		parse_listen(listen_arg, &addr, &port);
+	} else {
+		addr = xstrdup("127.0.0.1");
+		port = SPRITESD_DEFAULT_PORT;
+	}
+	if (!is_loopback(addr))
+		warnx_("listening on %s: sprites are reachable from the network with the token", addr);
+
+	struct server srv;
+	memset(&srv, 0, sizeof srv);
+	srv.statedir = statedir ? xstrdup(statedir) : spritesd_default_statedir();
+	if (mkdir_p(srv.statedir, 0700) < 0)
+		die(EXIT_FAIL, "cannot create state directory %s: %s", srv.statedir, strerror(errno));
+	char *sprites_dir = xasprintf("%s/sprites", srv.statedir);
+	if (mkdir_p(sprites_dir, 0700) < 0)
+		die(EXIT_FAIL, "cannot create %s: %s", sprites_dir, strerror(errno));
+	free(sprites_dir);
+
+	char *lock_path = xasprintf("%s/lock", srv.statedir);
+	srv.lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (srv.lock_fd < 0 || flock(srv.lock_fd, LOCK_EX | LOCK_NB) < 0)
+		die(EXIT_FAIL, "another spritesd is already using %s (stop it first, or use -d DIR)",
+		    srv.statedir);
+	free(lock_path);
+
+	srv.token = load_or_create_token(srv.statedir);
+	srv.scratch_len = LWS_PRE + 1 + FRAME_CHUNK;
+	srv.scratch = xmalloc(srv.scratch_len);
+
+	/* Block the stop signals before any child exists; children unblock. */
+	sigset_t stopsigs;
+	sigemptyset(&stopsigs);
+	sigaddset(&stopsigs, SIGINT);
+	sigaddset(&stopsigs, SIGTERM);
+	sigaddset(&stopsigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stopsigs, NULL);
+	int sigfd = signalfd(-1, &stopsigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0)
+		die(EXIT_FAIL, "signalfd: %s", strerror(errno));
+
+	lws_set_log_level(LLL_ERR, NULL);
+
+	static const struct lws_protocols protocols[] = {
+		{ "sprites", sprites_callback, sizeof(struct conn), 0, 0, NULL, 0 },
+		{ "sprite-fd", fd_callback, 0, 0, 0, NULL, 0 },
+		{ "sprite-sandbox", sandbox_fd_callback, 0, 0, 0, NULL, 0 },
+		{ "sprite-signal", signal_callback, 0, 0, 0, NULL, 0 },
+		{ NULL, NULL, 0, 0, 0, NULL, 0 },
+	};
+	/* Ping idle clients so dead connections are noticed (the SDKs ping us
+	 * every 15 s too). */
+	static const lws_retry_bo_t keepalive = {
+		.secs_since_valid_ping = 20,
+		.secs_since_valid_hangup = 60,
+	};
+
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.port = port;
+	info.iface = addr;
+	info.protocols = protocols;
+	info.user = &srv;
+	info.max_http_header_data = 65535;   /* exec URLs carry argv and env */
+	info.max_http_header_pool = 64;
+	info.pt_serv_buf_size = 64 * 1024;
+	info.retry_and_idle_policy = &keepalive;
+	info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND |
+	               LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(addr, ':');
+	info.timeout_secs = 30;
+	if (tls_cert) {
+		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.ssl_cert_filepath = tls_cert;
+		info.ssl_private_key_filepath = tls_key;
+	}
+	srv.context = lws_create_context(&info);
+	if (!srv.context)
+		die(EXIT_FAIL, "cannot listen on %s:%d (in use? try -l 127.0.0.1:0)", addr, port);
+	srv.vhost = lws_get_vhost_by_name(srv.context, "default");
+	int bound = lws_get_vhost_listen_port(srv.vhost);
+
+	lws_sock_file_fd_type fdt = { .filefd = sigfd };
+	if (!lws_adopt_descriptor_vhost(srv.vhost, LWS_ADOPT_RAW_FILE_DESC, fdt, "sprite-signal", NULL))
+		die(EXIT_FAIL, "cannot watch signals");
+
+	const char *host = strcmp(addr, "0.0.0.0") == 0 ? "127.0.0.1" : addr;
+	srv.base_url = strchr(host, ':') ? xasprintf("%s://[%s]:%d", tls_cert ? "https" : "http", host, bound)
+	                                 : xasprintf("%s://%s:%d", tls_cert ? "https" : "http", host, bound);
+	if (store_load(&srv) < 0)
+		die(EXIT_FAIL, "cannot read the sprites in %s", srv.statedir);
+
+	char *url_path = xasprintf("%s/url", srv.statedir);
+	char *url_line = xasprintf("%s\n", srv.base_url);
+	if (write_atomic(url_path, url_line, 0644) < 0)
+		die(EXIT_FAIL, "cannot write %s: %s", url_path, strerror(errno));
+	free(url_line);
+
+	srv.log_requests = !quiet;
+	fprintf(stderr, "spritesd: listening on %s (state in %s)\n", srv.base_url, srv.statedir);
+
+	while (!srv.stopping)
+		if (lws_service(srv.context, 0) < 0)
+			break;
+
+	fprintf(stderr, "spritesd: stopping (sandboxes keep running; the next spritesd adopts them)\n");
+	/* Leave the url file only while we serve it. */
+	unlink(url_path);
+	free(url_path);
+	lws_context_destroy(srv.context);
+	store_free_all(&srv);
+	free(srv.scratch);
+	free(srv.token);
+	free(srv.base_url);
+	free(srv.statedir);
+	free(addr);
+	return EXIT_OK;
+}

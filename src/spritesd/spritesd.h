@@ -1,0 +1,241 @@
+/* spritesd.h: the local Sprites server's shared types.
+ *
+ * One lws context serves HTTP (REST) and WebSocket (exec) on one port; child
+ * processes' pipes and pidfds join the same event loop as raw-file wsis, so
+ * one thread serves sockets and processes alike.  The pieces:
+ *   main.c     options, state directory, the lws context, signals
+ *   http.c     the REST routes
+ *   exec_ws.c  the exec WebSocket protocol (one connection = one client)
+ *   session.c  exec sessions: a process, its output scrollback, its clients
+ *   sandbox.c  a sprite's bubblewrap sandbox, and spawning into it
+ *   store.c    the sprite registry on disk */
+#ifndef SPRITESD_H
+#define SPRITESD_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "frame.h"
+
+#define SPRITESD_VERSION "v0.0.1"       /* release channel: SDKs use /exec/{id} attach */
+#define SPRITESD_DEFAULT_PORT 7321
+#define SCROLLBACK_BYTES (256 * 1024)  /* output kept per session for attachers */
+#define SCROLLBACK_CHUNKS 1024          /* ring slots per session */
+#define REQUEST_BODY_MAX (1024 * 1024)  /* largest JSON request body */
+#define FINISHED_SESSION_TTL_MS (5 * 60 * 1000) /* a finished session's exit stays attachable */
+#define EXIT_LINGER_MS 50               /* after exit, wait this long for pipes held by background jobs */
+
+struct server;
+struct sprite;
+struct session;
+
+/* A sprite's sandbox: a bwrap process tree whose pid 1 is init_pid. */
+struct sandbox {
+	pid_t init_pid;           /* the sandbox's pid 1, as the host sees it */
+	unsigned long long start_time; /* init_pid's start time (guards against pid reuse) */
+	struct lws *pidfd_wsi;    /* readable when init_pid exits */
+	int ns_fds[6];            /* user, ipc, uts, net, pid, mnt (-1: same as ours) */
+	int root_fd;              /* /proc/<init_pid>/root */
+};
+
+struct sprite {
+	lws_dll2_t list;          /* in server->sprites */
+	struct server *srv;
+	char name[64];
+	char *dir;                /* STATEDIR/sprites/NAME */
+	json_t *meta;             /* the persisted sprite object */
+	struct sandbox sb;        /* init_pid == 0 when cold */
+	lws_dll2_owner_t sessions;
+	long long last_active_ms; /* last time it had a session */
+};
+
+struct server {
+	struct lws_context *context;
+	struct lws_vhost *vhost;
+	char *statedir;
+	char *token;
+	char *base_url;
+	int lock_fd;
+	lws_dll2_owner_t sprites;
+	int stopping;
+	int log_requests;
+	uint8_t *scratch;         /* LWS_PRE + 1 + FRAME_CHUNK: read and send buffer */
+	size_t scratch_len;
+};
+
+/* ---- store.c ---- */
+int store_load(struct server *srv);
+struct sprite *store_find(struct server *srv, const char *name);
+/* Create a sprite; on failure returns NULL with *status/err set. */
+struct sprite *store_create(struct server *srv, const char *name, json_t *request,
+                            int *status, char *err, size_t errlen);
+int store_destroy(struct sprite *sp);
+int store_save(struct sprite *sp);
+/* The sprite object as the API returns it (new reference). */
+json_t *sprite_json(struct sprite *sp);
+const char *sprite_status(struct sprite *sp);
+void store_free_all(struct server *srv);
+/* Remove a directory tree (files created inside sandboxes included). */
+int remove_tree(const char *path);
+
+/* ---- sandbox.c ---- */
+int sandbox_ensure(struct sprite *sp, char *err, size_t errlen);
+void sandbox_stop(struct sprite *sp);
+/* Re-adopt a sandbox left running by an earlier spritesd, if it is still there. */
+void sandbox_adopt(struct sprite *sp);
+void sandbox_release(struct sandbox *sb);
+/* Called from the fd protocol when the sandbox's init exits. */
+void sandbox_exited(struct sprite *sp);
+int sandbox_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+struct spawn_req {
+	const char *path;     /* executable; searched in envp's PATH when it has no '/' */
+	char *const *argv;
+	char *const *envp;
+	const char *dir;
+	int fd_in, fd_out, fd_err;
+	int tty;              /* fd_in is a pty slave to make the controlling terminal */
+};
+/* Start a process inside the sprite's sandbox; it becomes spritesd's child.
+ * Returns its pid, or -1 with err set. */
+pid_t sandbox_spawn(struct sprite *sp, const struct spawn_req *req, char *err, size_t errlen);
+
+/* ---- session.c ---- */
+struct exec_request {
+	char **argv;          /* NULL-terminated */
+	size_t argc;
+	char *path;
+	char **env;           /* K=V overrides, NULL-terminated */
+	size_t envc;
+	char *dir;
+	int tty, rows, cols;
+	int stdin_enabled;
+	long long max_run_after_disconnect_ms; /* 0: forever */
+};
+void exec_request_free(struct exec_request *req);
+
+/* A ring slot: one chunk of output, or the exit record. */
+struct chunk {
+	uint8_t stream;       /* STREAM_STDOUT, STREAM_STDERR (TTY: STDOUT), STREAM_EXIT */
+	uint8_t *data;
+	size_t len;
+	int exit_code;
+};
+
+struct session {
+	lws_dll2_t list;          /* in sprite->sessions */
+	struct sprite *sprite;
+	pid_t pid;
+	char id[24];
+	char *command;
+	char *workdir;
+	int tty;
+	int rows, cols;
+	time_t created;
+	long long last_activity_ms;
+	long long max_run_after_disconnect_ms;
+
+	struct lws *out_wsi[2];   /* stdout, stderr pipes (TTY: [0] is the pty master) */
+	struct lws *in_wsi;       /* stdin pipe (NULL when stdin is disabled or closed) */
+	struct lws *pid_wsi;      /* pidfd */
+	int pty_fd;               /* TTY: master fd (owned by out_wsi[0]) */
+	struct lws_buflist *stdin_q;
+	int stdin_eof;            /* close the child's stdin once stdin_q drains */
+
+	struct lws_ring *ring;    /* struct chunk; created on first output */
+	uint32_t hist_tail;       /* oldest chunk kept (scrollback start) */
+	size_t ring_bytes;
+	int out_paused;           /* stopped reading the child: a client lags */
+
+	lws_dll2_owner_t clients; /* struct exec_conn */
+	int exited, exit_code;    /* the process has been reaped */
+	int finished;             /* the exit record is in the ring */
+	lws_sorted_usec_list_t sul_linger, sul_orphan, sul_expire;
+	uint64_t bytes_out;
+};
+
+struct session *session_start(struct sprite *sp, struct exec_request *req, char *err, size_t errlen);
+struct session *session_find(struct sprite *sp, const char *id);
+void session_stdin(struct session *s, const uint8_t *buf, size_t len);
+void session_stdin_eof(struct session *s);
+int session_stdin_full(struct session *s);
+void session_resize(struct session *s, int cols, int rows);
+int session_signal(struct session *s, int signo);
+/* A client attached / detached (exec_ws.c keeps the client list). */
+void session_client_attached(struct session *s);
+void session_client_detached(struct session *s);
+/* A client consumed ring chunks: maybe resume reading the child. */
+void session_consumed(struct session *s);
+void session_destroy(struct session *s);
+json_t *session_json(struct session *s);
+/* The fd protocol callback (pipes, pty, pidfds). */
+int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+/* ---- exec_ws.c ---- */
+struct exec_conn {
+	lws_dll2_t list;          /* in session->clients */
+	struct session *sess;
+	struct lws *wsi;
+	uint32_t tail;            /* next ring chunk to send */
+	int tail_valid;           /* tail points into the ring (ring may not exist yet) */
+	int sent_info;
+	int is_owner;
+	int stdin_enabled;
+	int sent_exit;
+	int rx_paused;            /* stopped reading: the session's stdin queue is full */
+	char *failed_msg;         /* the command could not start: sent as its stderr */
+};
+/* Wake every client of the session to send what is new. */
+void exec_clients_wake(struct session *s);
+/* The session's stdin queue drained: resume reading clients. */
+void exec_clients_stdin_drained(struct session *s);
+/* Close every client (the sprite is going away). */
+void exec_clients_close(struct session *s);
+
+/* ---- http.c ---- */
+/* The protocol callback for HTTP and WebSocket connections. */
+int sprites_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+/* Per-connection data of the "sprites" protocol (HTTP, or WebSocket once upgraded). */
+struct conn {
+	int is_ws;
+	/* HTTP */
+	char method[8];
+	char path[512];
+	char *body;
+	size_t body_len;
+	int body_too_big;
+	int status;
+	char *resp;
+	size_t resp_len, resp_sent;
+	const char *resp_type;
+	int headers_sent;
+	long long started_ms;
+	/* WebSocket exec */
+	struct exec_conn ec;
+	struct frame_rx rx;
+};
+
+/* Parse "/v1/sprites/NAME/REST": fills name (decoded, at most 63 chars) and
+ * returns REST ("" when none), or NULL when path is not under /v1/sprites/. */
+const char *route_sprite(const char *path, char *name, size_t namelen);
+int authorized(struct lws *wsi, struct server *srv);
+/* Write a complete HTTP response now (status, JSON or empty body). */
+int http_respond_now(struct lws *wsi, int status, const char *type, const char *body, size_t len);
+/* JSON error body {"error":code,"message":msg} (malloc'd). */
+char *error_body(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- exec_ws.c ---- */
+int exec_confirm_upgrade(struct lws *wsi, struct server *srv);
+int exec_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct conn *c, void *in, size_t len);
+
+static inline struct server *server_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+#endif
