@@ -16,9 +16,12 @@ ifeq ($(WERROR),1)
 CFLAGS += -Werror
 endif
 LDLIBS += $(PKG_LIBS)
+# Link only what a command uses: sprite-exec makes no REST calls, so it
+# need not load libcurl and its dozens of libraries at every start.
+LDFLAGS += -Wl,--as-needed
 
 # The shared client library: every command links it.
-LIB_OBJS = lib/util.o lib/query.o lib/config.o lib/api.o lib/cli.o lib/frame.o lib/wsexec.o
+LIB_OBJS = lib/util.o lib/query.o lib/config.o lib/api.o lib/cli.o lib/cli_api.o lib/frame.o lib/wsexec.o
 LIB = lib/libsprite.a
 
 # C commands, one source file each in src/.
@@ -54,6 +57,9 @@ check: all $(UNIT_TESTS)
 bench: all
 	scripts/bench
 
+demo: all
+	examples/quickstart
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BINS) $(addprefix bin/,$(SCRIPTS)) $(DESTDIR)$(BINDIR)
@@ -64,7 +70,7 @@ clean:
 	rm -f $(BINS) $(LIB) lib/*.o lib/*.d src/*.o src/*.d src/spritesd/*.o src/spritesd/*.d \
 	      tests/unit/*.o tests/unit/*.d tests/unit/*.test
 
-.PHONY: all check bench install clean
-.PRECIOUS: src/%.o tests/unit/%.o
+.PHONY: all check bench demo install clean
+.PRECIOUS: %.o
 
 -include $(wildcard lib/*.d src/*.d src/spritesd/*.d tests/unit/*.d)

@@ -364,6 +364,7 @@ static int writeable(struct lws *wsi, struct conn *c)
 	int r;
 	if (ch->stream == STREAM_EXIT) {
 		ec->sent_exit = 1;
+		s->exit_delivered = 1;
 		if (s->tty) {
 			char *m = frame_exit_msg(ch->exit_code);
 			r = write_text(wsi, m);

@@ -226,6 +226,9 @@ void session_client_detached(struct session *s)
 	if (s->clients.count)
 		return;
 	s->sprite->last_active_ms = now_ms();
+	if (s->finished && s->exit_delivered)
+		lws_sul_schedule(ctx_of(s), 0, &s->sul_expire, expire_cb,
+		                 (lws_usec_t)DELIVERED_SESSION_TTL_MS * LWS_US_PER_MS);
 	if (!s->exited && !s->tty && s->max_run_after_disconnect_ms > 0)
 		lws_sul_schedule(ctx_of(s), 0, &s->sul_orphan, orphan_cb,
 		                 (lws_usec_t)s->max_run_after_disconnect_ms * LWS_US_PER_MS);

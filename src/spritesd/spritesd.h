@@ -24,9 +24,10 @@
 #define SPRITESD_VERSION "v0.0.1"       /* release channel: SDKs use /exec/{id} attach */
 #define SPRITESD_DEFAULT_PORT 7321
 #define SCROLLBACK_BYTES (256 * 1024)  /* output kept per session for attachers */
-#define SCROLLBACK_CHUNKS 1024          /* ring slots per session */
+#define SCROLLBACK_CHUNKS 512           /* ring slots per session */
 #define REQUEST_BODY_MAX (1024 * 1024)  /* largest JSON request body */
 #define FINISHED_SESSION_TTL_MS (5 * 60 * 1000) /* a finished session's exit stays attachable */
+#define DELIVERED_SESSION_TTL_MS 1000   /* ... but only briefly once a client has received it */
 #define EXIT_LINGER_MS 50               /* after exit, wait this long for pipes held by background jobs */
 
 struct server;
@@ -154,6 +155,7 @@ struct session {
 	lws_dll2_owner_t clients; /* struct exec_conn */
 	int exited, exit_code;    /* the process has been reaped */
 	int finished;             /* the exit record is in the ring */
+	int exit_delivered;       /* some client has been sent the exit */
 	lws_sorted_usec_list_t sul_linger, sul_orphan, sul_expire;
 	uint64_t bytes_out;
 };
