@@ -267,8 +267,7 @@ static const char *refusal(struct wsx *x, int status, char *buf, size_t len)
 		break;
 	case 404:
 		if (x->attach_id[0])
-			snprintf(buf, len, "session %s not found in sprite \"%s\" (sprite-exec --sessions -s %s lists them)",
-			         x->attach_id, x->sprite, x->sprite);
+			snprintf(buf, len, "session %s not found in sprite \"%s\"", x->attach_id, x->sprite);
 		else
 			snprintf(buf, len, "sprite \"%s\" not found (sprite-list shows what exists)", x->sprite);
 		break;
@@ -408,10 +407,10 @@ struct wsx_ctx *wsx_ctx_new(const struct sprite_config *cfg, char *err, size_t e
 	}
 	ctx->address = xstrdup(addr);
 	ctx->port = port;
-	ctx->base_path = *path ? xasprintf("/%s", path) : xstrdup("");
+	ctx->base_path = xasprintf("/%s", path);
 	size_t bl = strlen(ctx->base_path);
-	if (bl && ctx->base_path[bl - 1] == '/')
-		ctx->base_path[bl - 1] = '\0';
+	while (bl && ctx->base_path[bl - 1] == '/')
+		ctx->base_path[--bl] = '\0';
 	free(url);
 
 	lws_set_log_level(0, NULL);
@@ -421,6 +420,7 @@ struct wsx_ctx *wsx_ctx_new(const struct sprite_config *cfg, char *err, size_t e
 	info.protocols = protocols;
 	info.user = ctx;
 	info.pt_serv_buf_size = 64 * 1024;
+	info.max_http_header_data = 65535; /* the upgrade request carries argv and env */
 	info.fd_limit_per_thread = 64;
 	info.options = ctx->tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
 	if (ctx->tls && getenv("SSL_CERT_FILE"))
@@ -501,6 +501,12 @@ struct wsx *wsx_open(struct wsx_ctx *ctx, const struct wsx_opts *o, const struct
 	frame_rx_init(&x->rx, o->tty);
 
 	char *path = exec_path(ctx, o);
+	if (strlen(path) > WSX_MAX_PATH) {
+		fail(x, "the command line is too long for one exec: %zu bytes once URL-encoded, at most %d "
+		        "(pass long data on stdin)", strlen(path), WSX_MAX_PATH);
+		free(path);
+		return x;
+	}
 	char *host = ctx->port == (ctx->tls ? 443 : 80) ? xstrdup(ctx->address)
 	                                                : xasprintf("%s:%d", ctx->address, ctx->port);
 	struct lws_client_connect_info ci;

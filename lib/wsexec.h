@@ -22,6 +22,10 @@
 struct wsx_ctx;
 struct wsx;
 
+/* argv, env and dir travel in the upgrade request's URL, whose request line
+ * libwebsockets 4.1's client caps at 2 KiB: the longest path we send. */
+#define WSX_MAX_PATH 2000
+
 enum wsx_stdin {
 	WSX_STDIN_NONE,    /* no stdin: the EOF frame goes at once */
 	WSX_STDIN_FD,      /* forward stdin_fd until EOF */

@@ -82,12 +82,13 @@ static void json_output(struct json_out *jo, int stream, const uint8_t *buf, siz
 		jo->held_len[i] = 0;
 	}
 	size_t tail = utf8_tail(buf, len);
-	if (tail && tail < len) {
+	if (tail) {
 		memcpy(jo->held[i], buf + len - tail, tail);
 		jo->held_len[i] = tail;
 		len -= tail;
 	}
-	emit_data(type, buf, len);
+	if (len)
+		emit_data(type, buf, len);
 	free(joined);
 }
 
@@ -194,9 +195,11 @@ int main(int argc, char *argv[])
 		die(EXIT_USAGE, "too many arguments and -e variables (%zu, at most %d): pass the rest on stdin or in a script",
 		    (size_t)(argc - optind) + envc, MAX_QUERY_ITEMS);
 
+	/* Like ssh, every failure of our own is 255: 1 could be the command's. */
 	struct sprite_config cfg;
-	cli_config(&cfg, api);
 	char err[512];
+	if (config_resolve(&cfg, api, err, sizeof err) < 0)
+		die(255, "%s", err);
 	struct wsx_ctx *ctx = wsx_ctx_new(&cfg, err, sizeof err);
 	if (!ctx)
 		die(255, "%s", err);

@@ -15,20 +15,6 @@ struct exec_target {
 	char id[32];  /* session to attach to, or "" to start a command */
 };
 
-static void get_args(struct lws *wsi, struct query *q)
-{
-	char frag[8192];
-	for (int i = 0;; i++) {
-		int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (n < 0)
-			break;
-		char *eq = strchr(frag, '=');
-		if (eq)
-			*eq = '\0';
-		query_add(q, frag, eq ? eq + 1 : "");
-	}
-}
-
 /* 0: an exec endpoint (t filled); -1: some other path. */
 static int parse_target(struct lws *wsi, const struct query *q, struct exec_target *t)
 {
@@ -137,7 +123,7 @@ int exec_confirm_upgrade(struct lws *wsi, struct server *srv)
 		return reject(wsi, 401, "unauthorized", "missing or invalid token (Authorization: Bearer <token>)");
 	struct query q;
 	query_init(&q);
-	get_args(wsi, &q);
+	http_args(wsi, &q);
 	struct exec_target t;
 	int r = 0;
 	if (parse_target(wsi, &q, &t) < 0) {
@@ -242,7 +228,7 @@ static int established(struct lws *wsi, struct conn *c)
 	struct server *srv = server_of(wsi);
 	struct query q;
 	query_init(&q);
-	get_args(wsi, &q);
+	http_args(wsi, &q);
 	struct exec_target t;
 	struct sprite *sp = NULL;
 	struct session *s = NULL;
@@ -262,7 +248,7 @@ static int established(struct lws *wsi, struct conn *c)
 		owner = 1;
 	}
 	const char *in = query_get(&q, "stdin", 0);
-	int stdin_enabled = in ? !strcmp(in, "true") : (s && s->tty);
+	int stdin_enabled = in ? is_true(in) : (s && s->tty);
 	query_free(&q);
 
 	char path[256] = "";

@@ -123,18 +123,22 @@ static int not_found_sprite(struct lws *wsi, struct conn *c, const char *name)
 	return respond_error(wsi, c, 404, "not_found", msg);
 }
 
-/* Query arguments as lws decoded them ("k=v" fragments). */
-static void get_args(struct lws *wsi, struct query *q)
+void http_args(struct lws *wsi, struct query *q)
 {
-	char frag[8192];
 	for (int i = 0;; i++) {
-		int n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i);
-		if (n < 0)
+		int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+		if (len <= 0 && lws_hdr_copy_fragment(wsi, (char[1]){ 0 }, 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
 			break;
+		char *frag = xmalloc((size_t)len + 1);
+		if (lws_hdr_copy_fragment(wsi, frag, len + 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {
+			free(frag);
+			break;
+		}
 		char *eq = strchr(frag, '=');
 		if (eq)
 			*eq = '\0';
 		query_add(q, frag, eq ? eq + 1 : "");
+		free(frag);
 	}
 }
 
@@ -144,7 +148,7 @@ static int list_sprites(struct lws *wsi, struct conn *c, struct server *srv)
 {
 	struct query q;
 	query_init(&q);
-	get_args(wsi, &q);
+	http_args(wsi, &q);
 	const char *prefix = query_get(&q, "prefix", 0);
 	const char *after = query_get(&q, "continuation_token", 0);
 	const char *max_s = query_get(&q, "max_results", 0);
@@ -342,13 +346,16 @@ int sprites_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
 			if (lws_hdr_total_length(wsi, methods[i].tok))
 				strcpy(c->method, methods[i].name);
-		/* lws hands us a body for POST (even an empty one), and for PUT
-		 * and PATCH unless Content-Length is 0. */
+		/* lws hands us a body (BODY_COMPLETION) for POST with a
+		 * Content-Length, even 0, and for PUT and PATCH with a non-zero
+		 * one, or chunked.  Without either header a request has no body
+		 * (HTTP/1.1), though lws would wait for one: answer now. */
 		char cl[32] = "";
 		int has_cl = lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+		int chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
 		int body_method = !strcmp(c->method, "POST") || !strcmp(c->method, "PUT") ||
 		                  !strcmp(c->method, "PATCH");
-		if (body_method && (!strcmp(c->method, "POST") || !has_cl || atoll(cl) > 0))
+		if (body_method && (chunked || (has_cl && (atoll(cl) > 0 || !strcmp(c->method, "POST")))))
 			return 0;
 		return handle(wsi, c);
 	}
@@ -384,7 +391,8 @@ int sprites_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	}
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-		free_http(c);
+		if (c)
+			free_http(c);
 		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return exec_confirm_upgrade(wsi, srv);
@@ -399,6 +407,6 @@ int sprites_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		return 0;
 	}
 	default:
-		return exec_ws_callback(wsi, reason, c, in, len);
+		return c ? exec_ws_callback(wsi, reason, c, in, len) : 0;
 	}
 }

@@ -205,6 +205,15 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	char *home = xasprintf("%s/fs/home", sp->dir);
 	char *ws = xasprintf("%s/fs/workspace", sp->dir);
 	char *tmp = xasprintf("%s/fs/tmp", sp->dir);
+	/* /etc is the host's, but /etc/hostname says the sprite's name. */
+	char *hostname = xasprintf("%s/hostname", sp->dir);
+	char *line = xasprintf("%s\n", sp->name);
+	int hfd = open(hostname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (hfd >= 0) {
+		(void)!write(hfd, line, strlen(line));
+		close(hfd);
+	}
+	free(line);
 	char *argv[96];
 	size_t n = 0;
 	argv[n++] = "bwrap";
@@ -230,6 +239,9 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	};
 	for (size_t i = 0; i < sizeof rest / sizeof *rest; i++)
 		argv[n++] = (char *)rest[i];
+	argv[n++] = "--ro-bind";
+	argv[n++] = hostname;
+	argv[n++] = "/etc/hostname";
 	argv[n++] = "--bind";
 	argv[n++] = home;
 	argv[n++] = "/home/sprite";
@@ -254,7 +266,7 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	int info[2], errp[2], ready[2];
 	if (pipe2(info, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		free(home), free(ws), free(tmp);
+		free(home), free(ws), free(tmp), free(hostname);
 		return -1;
 	}
 	/* Double fork: bwrap is not our child, so it outlives us the same way
@@ -280,7 +292,7 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	close(info[1]);
 	close(errp[1]);
 	close(ready[1]);
-	free(home), free(ws), free(tmp);
+	free(home), free(ws), free(tmp), free(hostname);
 	for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
 		free(owned[i]);
 	if (mid < 0) {
@@ -361,14 +373,21 @@ int sandbox_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 {
 	(void)user, (void)in, (void)len;
 	struct sprite *sp = lws_get_opaque_user_data(wsi);
-	if (reason != LWS_CALLBACK_RAW_RX_FILE && reason != LWS_CALLBACK_RAW_CLOSE_FILE)
+	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE) {
+		/* Only our watch went away (spritesd is stopping): the sandbox
+		 * lives on, and the next spritesd adopts it. */
+		if (sp)
+			sp->sb.pidfd_wsi = NULL;
+		return 0;
+	}
+	if (reason != LWS_CALLBACK_RAW_RX_FILE)
 		return 0;
 	if (!sp)
-		return reason == LWS_CALLBACK_RAW_RX_FILE ? -1 : 0;
+		return -1;
 	lws_set_opaque_user_data(wsi, NULL);
 	sp->sb.pidfd_wsi = NULL;
 	sandbox_exited(sp);
-	return reason == LWS_CALLBACK_RAW_RX_FILE ? -1 : 0;
+	return -1;
 }
 
 void sandbox_stop(struct sprite *sp)

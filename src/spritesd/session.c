@@ -259,6 +259,7 @@ void session_destroy(struct session *s)
 	detach_wsi(&s->in_wsi);
 	detach_wsi(&s->pid_wsi);
 	lws_sul_cancel(&s->sul_linger);
+	lws_sul_cancel(&s->sul_stdin);
 	lws_sul_cancel(&s->sul_orphan);
 	lws_sul_cancel(&s->sul_expire);
 	lws_buflist_destroy_all_segments(&s->stdin_q);
@@ -324,6 +325,13 @@ int session_signal(struct session *s, int signo)
 	return 0;
 }
 
+static void stdin_again_cb(lws_sorted_usec_list_t *sul)
+{
+	struct session *s = lws_container_of(sul, struct session, sul_stdin);
+	if (s->in_wsi)
+		lws_callback_on_writable(s->in_wsi);
+}
+
 /* Write queued stdin to the child; -1 closes the pipe. */
 static int write_stdin(struct session *s)
 {
@@ -335,7 +343,9 @@ static int write_stdin(struct session *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			lws_callback_on_writable(s->in_wsi);
+			/* lws clears POLLOUT after this callback returns, so ask
+			 * for it again from a timer rather than from here. */
+			lws_sul_schedule(ctx_of(s), 0, &s->sul_stdin, stdin_again_cb, 1);
 			break;
 		}
 		if (n < 0) {

@@ -156,7 +156,7 @@ struct session {
 	int exited, exit_code;    /* the process has been reaped */
 	int finished;             /* the exit record is in the ring */
 	int exit_delivered;       /* some client has been sent the exit */
-	lws_sorted_usec_list_t sul_linger, sul_orphan, sul_expire;
+	lws_sorted_usec_list_t sul_linger, sul_orphan, sul_expire, sul_stdin;
 	uint64_t bytes_out;
 };
 
@@ -226,6 +226,9 @@ struct conn {
  * returns REST ("" when none), or NULL when path is not under /v1/sprites/. */
 const char *route_sprite(const char *path, char *name, size_t namelen);
 int authorized(struct lws *wsi, struct server *srv);
+struct query;
+/* The request's query arguments, as lws decoded them, in order. */
+void http_args(struct lws *wsi, struct query *q);
 /* Write a complete HTTP response now (status, JSON or empty body). */
 int http_respond_now(struct lws *wsi, int status, const char *type, const char *body, size_t len);
 /* JSON error body {"error":code,"message":msg} (malloc'd). */

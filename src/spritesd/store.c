@@ -243,6 +243,7 @@ void store_free_all(struct server *srv)
 {
 	lws_start_foreach_dll_safe(struct lws_dll2 *, p, p1, lws_dll2_get_head(&srv->sprites)) {
 		struct sprite *sp = lws_container_of(p, struct sprite, list);
+		sp->sb.pidfd_wsi = NULL; /* closed with the lws context */
 		sprite_free(sp);
 	} lws_end_foreach_dll_safe(p, p1);
 }
