@@ -41,6 +41,8 @@ void print_json_line(json_t *obj);
 
 /* Is s a valid sprite name (^[a-z0-9][a-z0-9-]{0,62}$)? */
 int valid_sprite_name(const char *s);
+/* What to say about an invalid one, after `invalid sprite name "X": `. */
+#define SPRITE_NAME_RULE "use 1-63 lowercase letters, digits and '-', starting with a letter or digit"
 
 /* Milliseconds from a monotonic clock. */
 long long now_ms(void);

@@ -280,6 +280,24 @@ static const char *refusal(struct wsx *x, int status, char *buf, size_t len)
 	return buf;
 }
 
+/* No answer: say why as well as lws lets us know.  Only a failed connect to
+ * a local server suggests starting spritesd; a TLS failure names the
+ * certificate. */
+static void connect_failed(struct wsx *x, const char *why)
+{
+	const struct sprite_config *cfg = x->ctx->cfg;
+	if (!why || !*why)
+		why = "connection failed";
+	if (strstr(why, "SSL") || strstr(why, "ssl") || strstr(why, "tls"))
+		fail(x, "cannot reach %s: the TLS handshake failed; is its certificate trusted? "
+		        "(SSL_CERT_FILE names a private CA) [%s]", cfg->api_url, why);
+	else if (strstr(why, "connect") && (cfg->local || config_url_is_loopback(cfg->api_url)))
+		fail(x, "cannot reach %s: connection failed (is spritesd running? start it with \"spritesd &\")",
+		     cfg->api_url);
+	else
+		fail(x, "cannot reach %s: %s", cfg->api_url, why);
+}
+
 static int exec_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	(void)user;
@@ -315,10 +333,7 @@ static int exec_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		if (x->http_status)
 			fail(x, "%s", refusal(x, x->http_status, buf, sizeof buf));
 		else
-			fail(x, "cannot reach %s: %s%s", x->ctx->cfg->api_url,
-			     in && *(const char *)in ? (const char *)in : "connection failed",
-			     x->ctx->cfg->local || config_url_is_loopback(x->ctx->cfg->api_url)
-			         ? " (is spritesd running? start it with \"spritesd &\")" : "");
+			connect_failed(x, in);
 		return 0;
 	}
 	case LWS_CALLBACK_CLIENT_RECEIVE:

@@ -53,8 +53,7 @@ int main(int argc, char *argv[])
 	const char *name = argv[optind];
 	/* Checked here so a typo costs no round trip and gets the rule, not a 400. */
 	if (!valid_sprite_name(name))
-		die(EXIT_USAGE, "invalid sprite name \"%s\": use 1-63 lowercase letters, digits and '-', "
-		    "starting with a letter or digit", name);
+		die(EXIT_USAGE, "invalid sprite name \"%s\": " SPRITE_NAME_RULE, name);
 
 	struct sprite_config cfg;
 	cli_config(&cfg, api);

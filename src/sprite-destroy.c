@@ -64,8 +64,7 @@ int main(int argc, char *argv[])
 	 * command half done. */
 	for (int i = optind; i < argc; i++)
 		if (!valid_sprite_name(argv[i]))
-			die(EXIT_USAGE, "invalid sprite name \"%s\": use 1-63 lowercase letters, digits and '-', "
-			    "starting with a letter or digit", argv[i]);
+			die(EXIT_USAGE, "invalid sprite name \"%s\": " SPRITE_NAME_RULE, argv[i]);
 
 	struct sprite_config cfg;
 	cli_config(&cfg, api);

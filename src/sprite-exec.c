@@ -190,7 +190,7 @@ int main(int argc, char *argv[])
 	if (!sprite || !*sprite)
 		die(EXIT_USAGE, "which sprite? use -s SPRITE or set SPRITE (sprite-list shows what exists)");
 	if (!valid_sprite_name(sprite))
-		die(EXIT_USAGE, "invalid sprite name \"%s\": use 1-63 lowercase letters, digits and '-'", sprite);
+		die(EXIT_USAGE, "invalid sprite name \"%s\": " SPRITE_NAME_RULE, sprite);
 	if ((size_t)(argc - optind) + envc > MAX_QUERY_ITEMS)
 		die(EXIT_USAGE, "too many arguments and -e variables (%zu, at most %d): pass the rest on stdin or in a script",
 		    (size_t)(argc - optind) + envc, MAX_QUERY_ITEMS);

@@ -1,5 +1,6 @@
 #!/bin/sh
 # Smoke test: a spritesd starts, a sprite is created, a command runs in it.
+# shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 plan 3
 start_spritesd

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # tests/lib.sh: TAP helpers and a real spritesd for the integration tests.
 # Source it from a test: `. "$(dirname "$0")/lib.sh"`.  Each test gets its own
 # temporary directory ($T) and, with start_spritesd, its own spritesd on a free
@@ -44,12 +45,38 @@ like() {  # like GOT SUBSTRING DESCRIPTION
 	esac
 }
 
+unlike() {  # unlike GOT SUBSTRING DESCRIPTION
+	case "$1" in
+	*"$2"*) ok 1 "$3"; printf '#   got:  %s\n#   want nothing containing: %s\n' "$1" "$2" ;;
+	*) ok 0 "$3" ;;
+	esac
+}
+
 diag() { printf '# %s\n' "$*"; }
 
+# run CMD...: $rc is its status, $out and $err its stdout and stderr (also
+# kept byte-exact in $T/out and $T/err).  Every command gets 60 s at most.
+# shellcheck disable=SC2034 # rc, out and err are for the tests
+run() {
+	timeout 60 "$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+
+# stderr_is LINE DESCRIPTION: stderr was exactly LINE and a newline.
+stderr_is() {
+	printf '%s\n' "$1" >"$T/want"
+	cmp -s "$T/want" "$T/err"
+	ok $? "$2"
+	cmp -s "$T/want" "$T/err" || printf '#   got:  %s\n#   want: %s\n' "$(cat "$T/err")" "$1"
+}
+
+# shellcheck disable=SC2120 # ARGS are optional
 # start_spritesd [ARGS...]: start spritesd on a free port; wait until it serves.
 start_spritesd() {
 	rm -f "$STATE/url"
-	spritesd -l 127.0.0.1:${SPRITESD_PORT:-0} -d "$STATE" "$@" >>"$T/spritesd.log" 2>&1 &
+	spritesd -l "127.0.0.1:${SPRITESD_PORT:-0}" -d "$STATE" "$@" >>"$T/spritesd.log" 2>&1 &
 	SPRITESD_PID=$!
 	i=0
 	while [ ! -s "$STATE/url" ]; do

@@ -237,6 +237,8 @@ int main(int argc, char **argv)
 	               LWS_SERVER_OPTION_DISABLE_IPV6 * !strchr(addr, ':');
 	info.timeout_secs = 30;
 	if (tls_cert) {
+		/* HTTP/1.1 only, as the API is (spec 9.1); no h2 via ALPN. */
+		info.alpn = "http/1.1";
 		info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		info.ssl_cert_filepath = tls_cert;
 		info.ssl_private_key_filepath = tls_key;

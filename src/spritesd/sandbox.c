@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -414,6 +416,22 @@ struct spawn_report {
 	char msg[200];
 };
 
+/* Give up every capability for good, as bwrap does for its own children:
+ * joining the namespaces with setns kept ours, and with them a root
+ * spritesd's sprite could remount /usr read-write. */
+static void drop_capabilities(void)
+{
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && cap > CAP_LAST_CAP)
+			break;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+	memset(data, 0, sizeof data);
+	syscall(SYS_capset, &hdr, data);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 /* The command's process, in the sandbox: plain syscalls only (it was made
  * by a raw clone3, so libc's view of its own thread is stale). */
 static _Noreturn void exec_child(const struct spawn_req *req)
@@ -432,8 +450,9 @@ static _Noreturn void exec_child(const struct spawn_req *req)
 
 	if (req->dir && chdir(req->dir) < 0) {
 		dprintf(2, "sprite: cannot change to directory %s: %s\n", req->dir, strerror(errno));
-		_exit(1);
+		_exit(126);
 	}
+	drop_capabilities();
 	const char *path = req->path;
 	int saw_eacces = 0;
 	if (strchr(path, '/')) {

@@ -125,8 +125,7 @@ struct sprite *store_create(struct server *srv, const char *name, json_t *reques
 {
 	if (!valid_sprite_name(name)) {
 		*status = 400;
-		snprintf(err, errlen, "invalid sprite name \"%.80s\": use 1-63 lowercase letters, digits and '-', "
-		         "starting with a letter or digit", name);
+		snprintf(err, errlen, "invalid sprite name \"%.80s\": " SPRITE_NAME_RULE, name);
 		return NULL;
 	}
 	if (store_find(srv, name)) {
