@@ -52,7 +52,8 @@ tests/unit/%.test: tests/unit/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 check: all $(UNIT_TESTS)
-	prove -f --exec '' $(UNIT_TESTS) $(wildcard tests/*.t)
+	# Tests are independent (each has its own spritesd) and mostly wait: run 4 at once.
+	prove -j4 -f --exec '' $(UNIT_TESTS) $(wildcard tests/*.t)
 
 bench: all
 	scripts/bench
