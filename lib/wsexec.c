@@ -108,6 +108,8 @@ static void free_queues(struct wsx *x)
 	x->outq_bytes = x->early_bytes = 0;
 }
 
+static void start_stdin(struct wsx *x);
+
 /* ---- receiving ---- */
 
 static void on_data(void *arg, int stream, const uint8_t *buf, size_t len)
@@ -138,10 +140,14 @@ static void on_text(void *arg, const char *msg, size_t len)
 		return;
 	}
 	if (!strcmp(type, "session_info")) {
+		int first = !x->got_info;
 		x->got_info = 1;
 		if (x->attach_id[0])
 			x->tty = t.tty;
 		x->rx.tty = x->tty;
+		/* Attaching, stdin waits for the session's mode (raw or framed). */
+		if (first && x->attach_id[0])
+			start_stdin(x);
 		if (x->h.session_info)
 			x->h.session_info(x->h.arg, &t, msg);
 	} else if (!strcmp(type, "exit")) {
@@ -322,7 +328,8 @@ static int exec_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	}
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		x->connected = 1;
-		start_stdin(x);
+		if (!x->attach_id[0])
+			start_stdin(x);
 		if (x->outq.count)
 			lws_callback_on_writable(wsi);
 		return 0;

@@ -38,8 +38,7 @@ static int parse_target(struct lws *wsi, const struct query *q, struct exec_targ
 	return -1;
 }
 
-/* Go durations ("10s", "1m30s", "500ms", "0") or bare seconds; -1 if bad. */
-static long long parse_duration_ms(const char *s)
+long long parse_duration_ms(const char *s)
 {
 	if (!s || !*s)
 		return -1;

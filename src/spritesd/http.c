@@ -3,6 +3,7 @@
 #include "spritesd.h"
 #include "util.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,46 +82,119 @@ int http_respond_now(struct lws *wsi, int status, const char *type, const char *
 	return 0;
 }
 
-/* Queue the response: headers go now, the body from HTTP_WRITEABLE. */
-static int respond(struct lws *wsi, struct conn *c, int status, const char *type, char *body)
+static void free_http(struct conn *c)
+{
+	free(c->body);
+	c->body = NULL;
+	c->body_len = 0;
+	c->body_too_big = 0;
+	lws_buflist_destroy_all_segments(&c->out);
+	c->out_done = c->streaming = 0;
+}
+
+/* Responses: the headers go at once; the body is queued in c->out and
+ * written from HTTP_WRITEABLE.  A streamed (NDJSON) response has no length:
+ * lines are queued as they happen and the connection closes after the last. */
+static int send_headers(struct lws *wsi, struct conn *c, int status, const char *type,
+                        lws_filepos_t len)
 {
 	c->status = status;
-	c->resp = body;
-	c->resp_len = body ? strlen(body) : 0;
-	c->resp_type = type;
 	log_request(wsi, c->method, c->path, status, c->started_ms);
-
 	uint8_t buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-	if (lws_add_http_common_headers(wsi, (unsigned int)status, c->resp_len ? type : NULL,
-	                                c->resp_len, &p, end) ||
+	if (lws_add_http_common_headers(wsi, (unsigned int)status, type, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"sprite-version:",
 	                                (const unsigned char *)SPRITESD_VERSION,
 	                                (int)strlen(SPRITESD_VERSION), &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
-	if (!c->resp_len || !strcmp(c->method, "HEAD"))
+	return 0;
+}
+
+int http_respond(struct lws *wsi, struct conn *c, int status, const char *type, char *body)
+{
+	size_t len = body ? strlen(body) : 0;
+	int r = send_headers(wsi, c, status, len ? type : NULL, len);
+	if (r == 0 && len && strcmp(c->method, "HEAD") &&
+	    lws_buflist_append_segment(&c->out, (const uint8_t *)body, len) < 0)
+		r = -1;
+	free(body);
+	if (r < 0)
+		return -1;
+	c->out_done = 1;
+	if (!lws_buflist_total_len(&c->out))
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	lws_callback_on_writable(wsi);
 	return 0;
 }
 
-static int respond_json(struct lws *wsi, struct conn *c, int status, json_t *o)
+int http_respond_json(struct lws *wsi, struct conn *c, int status, json_t *o)
 {
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	return respond(wsi, c, status, "application/json", s);
+	return http_respond(wsi, c, status, "application/json", s);
 }
 
-static int respond_error(struct lws *wsi, struct conn *c, int status, const char *code, const char *msg)
+int http_respond_error(struct lws *wsi, struct conn *c, int status, const char *code, const char *msg)
 {
-	return respond(wsi, c, status, "application/json", error_body(code, "%s", msg));
+	return http_respond(wsi, c, status, "application/json", error_body(code, "%s", msg));
+}
+
+int http_stream_begin(struct lws *wsi, struct conn *c, int status)
+{
+	c->wsi = wsi;
+	c->streaming = 1;
+	return send_headers(wsi, c, status, "application/x-ndjson", LWS_ILLEGAL_HTTP_CONTENT_LEN);
+}
+
+void http_stream_line(struct conn *c, json_t *line)
+{
+	char *s = json_dumps(line, JSON_COMPACT);
+	json_decref(line);
+	if (!s)
+		return;
+	size_t n = strlen(s);
+	s[n] = '\n';
+	if (lws_buflist_append_segment(&c->out, (const uint8_t *)s, n + 1) >= 0)
+		lws_callback_on_writable(c->wsi);
+	free(s);
+}
+
+void http_stream_end(struct conn *c)
+{
+	c->out_done = 1;
+	lws_callback_on_writable(c->wsi);
+}
+
+/* HTTP_WRITEABLE: the next piece of the body; done, end the transaction. */
+static int write_body(struct lws *wsi, struct conn *c)
+{
+	struct server *srv = server_of(wsi);
+	uint8_t *seg;
+	size_t len = lws_buflist_next_segment_len(&c->out, &seg);
+	if (len) {
+		if (len > FRAME_CHUNK)
+			len = FRAME_CHUNK;
+		memcpy(srv->scratch + LWS_PRE, seg, len);
+		lws_buflist_use_segment(&c->out, len);
+		int last = c->out_done && !c->streaming && !lws_buflist_total_len(&c->out);
+		if (lws_write(wsi, srv->scratch + LWS_PRE, len, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
+			return -1;
+	}
+	if (lws_buflist_total_len(&c->out)) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (!c->out_done)
+		return 0;
+	free_http(c);
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 static int not_found_sprite(struct lws *wsi, struct conn *c, const char *name)
 {
 	char msg[160];
 	snprintf(msg, sizeof msg, "sprite \"%s\" not found", name);
-	return respond_error(wsi, c, 404, "not_found", msg);
+	return http_respond_error(wsi, c, 404, "not_found", msg);
 }
 
 void http_args(struct lws *wsi, struct query *q)
@@ -197,7 +271,7 @@ static int list_sprites(struct lws *wsi, struct conn *c, struct server *srv)
 	                      "running_limit", 1000, "warm_limit", 1000);
 	free(all);
 	query_free(&q);
-	return respond_json(wsi, c, 200, o);
+	return http_respond_json(wsi, c, 200, o);
 }
 
 static int create_sprite(struct lws *wsi, struct conn *c, struct server *srv)
@@ -208,20 +282,20 @@ static int create_sprite(struct lws *wsi, struct conn *c, struct server *srv)
 		json_decref(req);
 		char msg[300];
 		snprintf(msg, sizeof msg, "request body must be a JSON object with \"name\" (%s)", jerr.text);
-		return respond_error(wsi, c, 400, "bad_request", msg);
+		return http_respond_error(wsi, c, 400, "bad_request", msg);
 	}
 	const char *name = json_string_value(json_object_get(req, "name"));
 	if (!name) {
 		json_decref(req);
-		return respond_error(wsi, c, 400, "bad_request", "\"name\" is required");
+		return http_respond_error(wsi, c, 400, "bad_request", "\"name\" is required");
 	}
 	int status = 500;
 	char err[300];
 	struct sprite *sp = store_create(srv, name, req, &status, err, sizeof err);
 	json_decref(req);
 	if (!sp)
-		return respond_error(wsi, c, status, status == 400 ? "bad_request" : "internal_error", err);
-	return respond_json(wsi, c, 201, sprite_json(sp));
+		return http_respond_error(wsi, c, status, status == 400 ? "bad_request" : "internal_error", err);
+	return http_respond_json(wsi, c, 201, sprite_json(sp));
 }
 
 static int update_sprite(struct lws *wsi, struct conn *c, struct sprite *sp)
@@ -229,7 +303,7 @@ static int update_sprite(struct lws *wsi, struct conn *c, struct sprite *sp)
 	json_t *req = json_loadb(c->body ? c->body : "", c->body_len, 0, NULL);
 	if (!json_is_object(req)) {
 		json_decref(req);
-		return respond_error(wsi, c, 400, "bad_request", "request body must be a JSON object");
+		return http_respond_error(wsi, c, 400, "bad_request", "request body must be a JSON object");
 	}
 	json_t *labels = json_object_get(req, "labels");
 	if (json_is_true(json_object_get(req, "clear_labels")))
@@ -247,7 +321,7 @@ static int update_sprite(struct lws *wsi, struct conn *c, struct sprite *sp)
 	json_object_set_new(sp->meta, "updated_at", json_string(now));
 	json_decref(req);
 	store_save(sp);
-	return respond_json(wsi, c, 200, sprite_json(sp));
+	return http_respond_json(wsi, c, 200, sprite_json(sp));
 }
 
 static int list_sessions(struct lws *wsi, struct conn *c, struct sprite *sp)
@@ -256,7 +330,51 @@ static int list_sessions(struct lws *wsi, struct conn *c, struct sprite *sp)
 	lws_start_foreach_dll(struct lws_dll2 *, p, lws_dll2_get_head(&sp->sessions)) {
 		json_array_append_new(arr, session_json(lws_container_of(p, struct session, list)));
 	} lws_end_foreach_dll(p);
-	return respond_json(wsi, c, 200, json_pack("{s:o}", "sessions", arr));
+	return http_respond_json(wsi, c, 200, json_pack("{s:o}", "sessions", arr));
+}
+
+/* exec/ID/kill: signal from the query or a JSON body, with or without SIG;
+ * timeout as "10s" or 10 (default 10 s). */
+static int kill_route(struct lws *wsi, struct conn *c, struct sprite *sp, const char *idpath)
+{
+	char id[32];
+	size_t n = (size_t)(strchr(idpath, '/') - idpath);
+	if (n == 0 || n >= sizeof id)
+		return http_respond_error(wsi, c, 404, "not_found", "no such session");
+	memcpy(id, idpath, n);
+	id[n] = '\0';
+	struct session *s = session_find(sp, id);
+	if (!s) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "session %s not found", id);
+		return http_respond_error(wsi, c, 404, "not_found", msg);
+	}
+	struct query q;
+	query_init(&q);
+	http_args(wsi, &q);
+	json_t *body = c->body_len ? json_loadb(c->body, c->body_len, 0, NULL) : NULL;
+	const char *sig = query_get(&q, "signal", 0);
+	if (!sig)
+		sig = json_string_value(json_object_get(body, "signal"));
+	char tbuf[32] = "";
+	const char *t = query_get(&q, "timeout", 0);
+	json_t *jt = json_object_get(body, "timeout");
+	if (!t && json_is_integer(jt))
+		snprintf(tbuf, sizeof tbuf, "%lld", (long long)json_integer_value(jt)), t = tbuf;
+	else if (!t && json_is_string(jt))
+		t = json_string_value(jt);
+	int signo = sig ? signal_from_name(sig) : SIGTERM;
+	long long timeout = t ? parse_duration_ms(t) : 10000;
+	int r;
+	if (signo <= 0)
+		r = http_respond_error(wsi, c, 400, "bad_request", "unknown signal: use TERM, INT, KILL, HUP, ...");
+	else if (timeout < 0)
+		r = http_respond_error(wsi, c, 400, "bad_request", "timeout must be a duration like 10s, or seconds");
+	else
+		r = kill_request(wsi, c, s, signo, timeout);
+	json_decref(body);
+	query_free(&q);
+	return r;
 }
 
 static int handle(struct lws *wsi, struct conn *c)
@@ -264,53 +382,58 @@ static int handle(struct lws *wsi, struct conn *c)
 	struct server *srv = server_of(wsi);
 	const char *m = c->method;
 	if (!authorized(wsi, srv))
-		return respond_error(wsi, c, 401, "unauthorized",
+		return http_respond_error(wsi, c, 401, "unauthorized",
 		                     "missing or invalid token (Authorization: Bearer <token>)");
 	if (c->body_too_big)
-		return respond_error(wsi, c, 413, "payload_too_large", "request body too large");
+		return http_respond_error(wsi, c, 413, "payload_too_large", "request body too large");
 
 	if (!strcmp(c->path, "/v1/sprites") || !strcmp(c->path, "/v1/sprites/")) {
 		if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
 			return list_sprites(wsi, c, srv);
 		if (!strcmp(m, "POST"))
 			return create_sprite(wsi, c, srv);
-		return respond_error(wsi, c, 405, "method_not_allowed", "use GET or POST on /v1/sprites");
+		return http_respond_error(wsi, c, 405, "method_not_allowed", "use GET or POST on /v1/sprites");
 	}
 	char name[64];
 	const char *rest = route_sprite(c->path, name, sizeof name);
 	if (!rest)
-		return respond_error(wsi, c, 404, "not_found", "no such endpoint");
+		return http_respond_error(wsi, c, 404, "not_found", "no such endpoint");
 	/* Fly's control socket is optional: a plain 404 sends SDKs to /exec. */
 	if (!strcmp(rest, "control"))
-		return respond(wsi, c, 404, NULL, NULL);
+		return http_respond(wsi, c, 404, NULL, NULL);
 	struct sprite *sp = store_find(srv, name);
 	if (!sp)
 		return not_found_sprite(wsi, c, name);
 
 	if (!*rest) {
 		if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
-			return respond_json(wsi, c, 200, sprite_json(sp));
+			return http_respond_json(wsi, c, 200, sprite_json(sp));
 		if (!strcmp(m, "PUT"))
 			return update_sprite(wsi, c, sp);
 		if (!strcmp(m, "DELETE")) {
 			if (store_destroy(sp) < 0)
-				return respond_error(wsi, c, 500, "internal_error",
+				return http_respond_error(wsi, c, 500, "internal_error",
 				                     "sprite stopped but its files could not all be removed");
-			return respond(wsi, c, 204, NULL, NULL);
+			return http_respond(wsi, c, 204, NULL, NULL);
 		}
-		return respond_error(wsi, c, 405, "method_not_allowed", "use GET, PUT or DELETE");
+		return http_respond_error(wsi, c, 405, "method_not_allowed", "use GET, PUT or DELETE");
 	}
 	if (!strcmp(rest, "exec")) {
 		if (!strcmp(m, "HEAD"))
-			return respond(wsi, c, 200, NULL, NULL);
+			return http_respond(wsi, c, 200, NULL, NULL);
 		if (!strcmp(m, "GET"))
 			return list_sessions(wsi, c, sp);
-		return respond_error(wsi, c, 501, "not_implemented",
+		return http_respond_error(wsi, c, 501, "not_implemented",
 		                     "exec over plain HTTP is not supported here: use the WebSocket endpoint");
 	}
+	if (!strncmp(rest, "exec/", 5) && strchr(rest + 5, '/') && !strcmp(strchr(rest + 5, '/'), "/kill")) {
+		if (strcmp(m, "POST"))
+			return http_respond_error(wsi, c, 405, "method_not_allowed", "use POST to kill a session");
+		return kill_route(wsi, c, sp, rest + 5);
+	}
 	if (!strcmp(rest, "upgrade") && !strcmp(m, "POST"))
-		return respond(wsi, c, 204, NULL, NULL);
-	return respond_error(wsi, c, 404, "not_found", "no such endpoint");
+		return http_respond(wsi, c, 204, NULL, NULL);
+	return http_respond_error(wsi, c, 404, "not_found", "no such endpoint");
 }
 
 static const struct {
@@ -323,14 +446,6 @@ static const struct {
 	{ WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
 };
 
-static void free_http(struct conn *c)
-{
-	free(c->body);
-	free(c->resp);
-	c->body = c->resp = NULL;
-	c->body_len = c->resp_len = c->resp_sent = 0;
-	c->body_too_big = 0;
-}
 
 int sprites_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -371,28 +486,14 @@ int sprites_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		return handle(wsi, c);
-	case LWS_CALLBACK_HTTP_WRITEABLE: {
-		if (!c->resp || c->resp_sent >= c->resp_len)
-			return 0;
-		size_t chunk = c->resp_len - c->resp_sent;
-		if (chunk > FRAME_CHUNK)
-			chunk = FRAME_CHUNK;
-		memcpy(srv->scratch + LWS_PRE, c->resp + c->resp_sent, chunk);
-		c->resp_sent += chunk;
-		int last = c->resp_sent == c->resp_len;
-		if (lws_write(wsi, srv->scratch + LWS_PRE, chunk, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
-			return -1;
-		if (!last) {
-			lws_callback_on_writable(wsi);
-			return 0;
-		}
-		free_http(c);
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return write_body(wsi, c);
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-		if (c)
+		if (c) {
+			kill_request_closed(c);
 			free_http(c);
+		}
 		return 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return exec_confirm_upgrade(wsi, srv);

@@ -24,9 +24,10 @@ static void usage(FILE *f)
 	        "  -l ADDR:PORT  listen address (default 127.0.0.1:%d; port 0 picks a free one)\n"
 	        "  -d STATEDIR   state directory (default $XDG_STATE_HOME/spritesd)\n"
 	        "  --tls-cert FILE, --tls-key FILE  serve HTTPS/WSS with this certificate\n"
+	        "  --idle-timeout SECONDS  a sprite with nothing running goes cold after this (default %d)\n"
 	        "  -q            do not log requests\n"
 	        "  -h            show this help\n",
-	        SPRITESD_DEFAULT_PORT);
+	        SPRITESD_DEFAULT_PORT, IDLE_TIMEOUT_DEFAULT_S);
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -136,12 +137,14 @@ int main(int argc, char **argv)
 	set_progname(argv[0]);
 	char *listen_arg = NULL, *statedir = NULL, *tls_cert = NULL, *tls_key = NULL;
 	int quiet = 0;
+	long long idle_s = IDLE_TIMEOUT_DEFAULT_S;
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "tls-cert", required_argument, NULL, 'C' },
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +156,13 @@ int main(int argc, char **argv)
 		case 'C': tls_cert = optarg; break;
 		case 'K': tls_key = optarg; break;
 		case 'q': quiet = 1; break;
+		case 'I': {
+			char *end;
+			idle_s = strtoll(optarg, &end, 10);
+			if (*end || idle_s < 1)
+				die(EXIT_USAGE, "bad --idle-timeout \"%s\": use a number of seconds, at least 1", optarg);
+			break;
+		}
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -266,6 +276,8 @@ int main(int argc, char **argv)
 	free(url_line);
 
 	srv.log_requests = !quiet;
+	srv.idle_timeout_ms = idle_s * 1000;
+	sandbox_idle_watch(&srv);
 	fprintf(stderr, "spritesd: listening on %s (state in %s)\n", srv.base_url, srv.statedir);
 
 	while (!srv.stopping)

@@ -10,6 +10,7 @@
 #include "spritesd.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -134,6 +135,7 @@ static int sandbox_attach(struct sprite *sp, pid_t pid, char *err, size_t errlen
 	}
 	lws_set_opaque_user_data(sb->pidfd_wsi, sp);
 	sb->init_pid = pid;
+	sp->last_active_ms = now_ms();
 	sb->start_time = proc_start_time(pid);
 	return 0;
 }
@@ -366,6 +368,53 @@ void sandbox_exited(struct sprite *sp)
 	char *path = sandbox_file(sp);
 	unlink(path);
 	free(path);
+}
+
+/* Processes in the sandbox, counted in its own /proc: bwrap's pid 1 and the
+ * keeper are always there. */
+static int sandbox_processes(struct sprite *sp)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/root/proc", (int)sp->sb.init_pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)))
+		n += de->d_name[0] >= '1' && de->d_name[0] <= '9';
+	closedir(d);
+	return n;
+}
+
+static int sprite_busy(struct sprite *sp)
+{
+	lws_start_foreach_dll(struct lws_dll2 *, p, lws_dll2_get_head(&sp->sessions)) {
+		struct session *s = lws_container_of(p, struct session, list);
+		if (!s->finished || s->clients.count)
+			return 1;
+	} lws_end_foreach_dll(p);
+	return sandbox_processes(sp) != 2;
+}
+
+static void idle_cb(lws_sorted_usec_list_t *sul)
+{
+	struct server *srv = lws_container_of(sul, struct server, sul_idle);
+	long long now = now_ms();
+	lws_start_foreach_dll_safe(struct lws_dll2 *, p, p1, lws_dll2_get_head(&srv->sprites)) {
+		/* (no `continue` in lws's foreach: it would skip the step) */
+		struct sprite *sp = lws_container_of(p, struct sprite, list);
+		if (sp->sb.init_pid && sprite_busy(sp))
+			sp->last_active_ms = now;
+		else if (sp->sb.init_pid && now - sp->last_active_ms >= srv->idle_timeout_ms)
+			sandbox_stop(sp);
+	} lws_end_foreach_dll_safe(p, p1);
+	lws_sul_schedule(srv->context, 0, &srv->sul_idle, idle_cb, LWS_US_PER_SEC);
+}
+
+void sandbox_idle_watch(struct server *srv)
+{
+	lws_sul_schedule(srv->context, 0, &srv->sul_idle, idle_cb, LWS_US_PER_SEC);
 }
 
 /* The "sprite-sandbox" protocol: a sandbox's pid 1 exited (everything in it

@@ -126,6 +126,7 @@ static void finish(struct session *s)
 	if (s->in_wsi && !s->tty)
 		lws_set_timeout(s->in_wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
 	ring_insert(s, STREAM_EXIT, NULL, 0, s->exit_code);
+	kill_requests_finish(s);
 	lws_sul_schedule(ctx_of(s), 0, &s->sul_expire, expire_cb,
 	                 (lws_usec_t)FINISHED_SESSION_TTL_MS * LWS_US_PER_MS);
 }
@@ -247,6 +248,7 @@ static void detach_wsi(struct lws **w)
 void session_destroy(struct session *s)
 {
 	exec_clients_close(s);
+	kill_requests_finish(s);
 	if (!s->exited) {
 		kill(-s->pid, SIGKILL);
 		kill(s->pid, SIGKILL);

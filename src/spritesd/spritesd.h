@@ -28,6 +28,7 @@
 #define REQUEST_BODY_MAX (1024 * 1024)  /* largest JSON request body */
 #define FINISHED_SESSION_TTL_MS (5 * 60 * 1000) /* a finished session's exit stays attachable */
 #define DELIVERED_SESSION_TTL_MS 1000   /* ... but only briefly once a client has received it */
+#define IDLE_TIMEOUT_DEFAULT_S 30       /* as Fly's sprites pause after ~30 s idle */
 #define EXIT_LINGER_MS 50               /* after exit, wait this long for pipes held by background jobs */
 
 struct server;
@@ -64,6 +65,8 @@ struct server {
 	lws_dll2_owner_t sprites;
 	int stopping;
 	int log_requests;
+	long long idle_timeout_ms;     /* a sprite with nothing running goes cold after this */
+	lws_sorted_usec_list_t sul_idle;
 	uint8_t *scratch;         /* LWS_PRE + 1 + FRAME_CHUNK: read and send buffer */
 	size_t scratch_len;
 };
@@ -89,6 +92,9 @@ void sandbox_stop(struct sprite *sp);
 /* Re-adopt a sandbox left running by an earlier spritesd, if it is still there. */
 void sandbox_adopt(struct sprite *sp);
 void sandbox_release(struct sandbox *sb);
+/* Start the idle watch: sprites with no session and no process of their own
+ * for srv->idle_timeout_ms release their sandbox (they become cold). */
+void sandbox_idle_watch(struct server *srv);
 /* Called from the fd protocol when the sandbox's init exits. */
 void sandbox_exited(struct sprite *sp);
 int sandbox_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
@@ -153,6 +159,7 @@ struct session {
 	int out_paused;           /* stopped reading the child: a client lags */
 
 	lws_dll2_owner_t clients; /* struct exec_conn */
+	lws_dll2_owner_t killers; /* struct conn: kill requests waiting for the exit */
 	int exited, exit_code;    /* the process has been reaped */
 	int finished;             /* the exit record is in the ring */
 	int exit_delivered;       /* some client has been sent the exit */
@@ -212,11 +219,16 @@ struct conn {
 	size_t body_len;
 	int body_too_big;
 	int status;
-	char *resp;
-	size_t resp_len, resp_sent;
-	const char *resp_type;
-	int headers_sent;
+	struct lws_buflist *out;  /* response body not yet written */
+	int out_done;             /* nothing more will be queued */
+	int streaming;            /* NDJSON: no length, close at the end */
+	struct lws *wsi;          /* for writes queued from outside a callback */
 	long long started_ms;
+	/* a kill request waiting for its session to exit (kill.c) */
+	struct session *kill_sess;
+	lws_dll2_t kill_list;
+	lws_sorted_usec_list_t kill_sul;
+	int kill_phase;
 	/* WebSocket exec */
 	struct exec_conn ec;
 	struct frame_rx rx;
@@ -229,10 +241,31 @@ int authorized(struct lws *wsi, struct server *srv);
 struct query;
 /* The request's query arguments, as lws decoded them, in order. */
 void http_args(struct lws *wsi, struct query *q);
+/* Respond to a request: status, headers, then the body (taken, may be
+ * NULL) from HTTP_WRITEABLE.  Return the result from the callback. */
+int http_respond(struct lws *wsi, struct conn *c, int status, const char *type, char *body);
+int http_respond_json(struct lws *wsi, struct conn *c, int status, json_t *o);
+int http_respond_error(struct lws *wsi, struct conn *c, int status, const char *code, const char *msg);
+/* A streamed application/x-ndjson response: begin (headers), lines as they
+ * happen (the JSON is taken), end (the connection then closes). */
+int http_stream_begin(struct lws *wsi, struct conn *c, int status);
+void http_stream_line(struct conn *c, json_t *line);
+void http_stream_end(struct conn *c);
 /* Write a complete HTTP response now (status, JSON or empty body). */
 int http_respond_now(struct lws *wsi, int status, const char *type, const char *body, size_t len);
 /* JSON error body {"error":code,"message":msg} (malloc'd). */
 char *error_body(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- kill.c ---- */
+/* POST /v1/sprites/NAME/exec/ID/kill */
+int kill_request(struct lws *wsi, struct conn *c, struct session *s, int signo, long long timeout_ms);
+/* The session ended: finish the kill requests waiting for it. */
+void kill_requests_finish(struct session *s);
+/* A kill request's connection closed. */
+void kill_request_closed(struct conn *c);
+
+/* Go durations ("10s", "1m30s", "500ms", "0") or bare seconds; -1 if bad. */
+long long parse_duration_ms(const char *s);
 
 /* ---- exec_ws.c ---- */
 int exec_confirm_upgrade(struct lws *wsi, struct server *srv);
