@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,10 +105,14 @@ static void set_paused(struct session *s, int paused)
 			lws_rx_flow_control(s->out_wsi[i], !paused);
 }
 
+static void drain_hung_up(struct session *s);
+
 void session_consumed(struct session *s)
 {
-	if (s->out_paused && make_room(s, FRAME_CHUNK))
+	if (s->out_paused && make_room(s, FRAME_CHUNK)) {
 		set_paused(s, 0);
+		drain_hung_up(s);
+	}
 }
 
 /* ---- lifecycle ---- */
@@ -139,7 +144,7 @@ static void check_finish(struct session *s)
 {
 	if (!s->exited || s->finished)
 		return;
-	if (s->out_wsi[0] || s->out_wsi[1]) {
+	if (s->out_fd[0] >= 0 || s->out_fd[1] >= 0) {
 		lws_sul_schedule(ctx_of(s), 0, &s->sul_linger, linger_cb,
 		                 (lws_usec_t)EXIT_LINGER_MS * LWS_US_PER_MS);
 		return;
@@ -147,48 +152,81 @@ static void check_finish(struct session *s)
 	finish(s);
 }
 
-/* Read one chunk of output; -1 at EOF (the wsi then closes), 0 otherwise
- * (*empty set when nothing was there). */
-static int read_output(struct session *s, int idx, int *empty)
+static void detach_wsi(struct lws **w)
+{
+	if (*w) {
+		lws_set_opaque_user_data(*w, NULL);
+		lws_set_timeout(*w, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+		*w = NULL;
+	}
+}
+
+/* Output i is over: EOF, or only background jobs still hold it open. */
+static void output_done(struct session *s, int i)
+{
+	if (s->out_wsi[i] && s->in_wsi == s->out_wsi[i])
+		s->in_wsi = NULL;
+	detach_wsi(&s->out_wsi[i]);
+	if (s->out_fd[i] >= 0)
+		close(s->out_fd[i]);
+	s->out_fd[i] = -1;
+	check_finish(s);
+}
+
+/* Move output i into the ring, at most max chunks, while there is room.
+ * Returns 1 at EOF (EIO too: a pty master once the last slave closed), else
+ * 0, with *empty set when nothing was there to read. */
+static int pump(struct session *s, int i, int max, int *empty)
 {
 	struct server *srv = s->sprite->srv;
 	*empty = 0;
-	if (!make_room(s, FRAME_CHUNK)) {
-		set_paused(s, 1);
-		return 0;
+	while (max-- > 0) {
+		if (!make_room(s, FRAME_CHUNK)) {
+			set_paused(s, 1);
+			return 0;
+		}
+		ssize_t n = read(s->out_fd[i], srv->scratch, FRAME_CHUNK);
+		if (n > 0) {
+			s->bytes_out += (uint64_t)n;
+			s->last_activity_ms = now_ms();
+			ring_insert(s, i == 0 ? STREAM_STDOUT : STREAM_STDERR, srv->scratch, (size_t)n, 0);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			*empty = 1;
+			return 0;
+		}
+		return 1;
 	}
-	int fd = lws_get_socket_fd(s->out_wsi[idx]);
-	ssize_t n = read(fd, srv->scratch, FRAME_CHUNK);
-	if (n > 0) {
-		s->bytes_out += (uint64_t)n;
-		s->last_activity_ms = now_ms();
-		ring_insert(s, idx == 0 ? STREAM_STDOUT : STREAM_STDERR, srv->scratch, (size_t)n, 0);
-		return 0;
+	return 0;
+}
+
+/* An output whose watcher lws closed on a hang-up still has what the child
+ * wrote before it went: read it as the clients make room. */
+static void drain_hung_up(struct session *s)
+{
+	for (int i = 0; i < 2; i++) {
+		int empty;
+		if (!s->out_wsi[i] && s->out_fd[i] >= 0 && !s->out_paused &&
+		    (pump(s, i, INT_MAX, &empty) || empty))
+			output_done(s, i);
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-		*empty = 1;
-		return 0;
-	}
-	return -1; /* EOF; EIO on a pty master once the last slave fd closed */
 }
 
 static void linger_cb(lws_sorted_usec_list_t *sul)
 {
 	struct session *s = lws_container_of(sul, struct session, sul_linger);
 	for (int i = 0; i < 2; i++) {
-		if (!s->out_wsi[i])
+		int empty;
+		if (s->out_fd[i] < 0)
 			continue;
-		int empty = 0;
-		while (!s->out_paused && read_output(s, i, &empty) == 0 && !empty)
-			;
-		if (s->out_paused) {
-			check_finish(s); /* try again once the client catches up */
-			return;
+		if (pump(s, i, INT_MAX, &empty) || empty) {
+			/* EOF, or drained: what is left open belongs to background jobs. */
+			output_done(s, i);
 		}
-		/* Drained: what is left open belongs to background jobs. */
-		lws_set_opaque_user_data(s->out_wsi[i], NULL);
-		lws_set_timeout(s->out_wsi[i], PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-		s->out_wsi[i] = NULL;
+		/* Paused: try again once the clients catch up. */
 	}
 	check_finish(s);
 }
@@ -236,15 +274,6 @@ void session_client_detached(struct session *s)
 	session_consumed(s); /* a lagging client may have gone */
 }
 
-static void detach_wsi(struct lws **w)
-{
-	if (*w) {
-		lws_set_opaque_user_data(*w, NULL);
-		lws_set_timeout(*w, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
-		*w = NULL;
-	}
-}
-
 void session_destroy(struct session *s)
 {
 	exec_clients_close(s);
@@ -258,6 +287,9 @@ void session_destroy(struct session *s)
 		s->in_wsi = NULL;
 	detach_wsi(&s->out_wsi[0]);
 	detach_wsi(&s->out_wsi[1]);
+	for (int i = 0; i < 2; i++)
+		if (s->out_fd[i] >= 0)
+			close(s->out_fd[i]);
 	detach_wsi(&s->in_wsi);
 	detach_wsi(&s->pid_wsi);
 	lws_sul_cancel(&s->sul_linger);
@@ -309,10 +341,10 @@ int session_stdin_full(struct session *s)
 
 void session_resize(struct session *s, int cols, int rows)
 {
-	if (!s->tty || cols <= 0 || rows <= 0 || !s->out_wsi[0])
+	if (!s->tty || cols <= 0 || rows <= 0 || s->out_fd[0] < 0)
 		return;
 	struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
-	ioctl(lws_get_socket_fd(s->out_wsi[0]), TIOCSWINSZ, &ws);
+	ioctl(s->out_fd[0], TIOCSWINSZ, &ws);
 	s->cols = cols;
 	s->rows = rows;
 }
@@ -383,18 +415,9 @@ int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			return -1;
 		}
 		for (int i = 0; i < 2; i++) {
-			if (wsi != s->out_wsi[i])
-				continue;
 			int empty;
-			if (read_output(s, i, &empty) < 0) {
-				if (s->in_wsi == wsi)
-					s->in_wsi = NULL;
-				s->out_wsi[i] = NULL;
-				lws_set_opaque_user_data(wsi, NULL);
-				check_finish(s);
-				return -1;
-			}
-			return 0;
+			if (wsi == s->out_wsi[i] && pump(s, i, 1, &empty))
+				output_done(s, i);
 		}
 		return 0;
 	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
@@ -414,10 +437,12 @@ int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		/* Closed under us (a hang-up on the pipe): forget it. */
 		if (wsi == s->in_wsi)
 			s->in_wsi = NULL;
+		/* lws closes a watcher on a hang-up even when we had paused
+		 * it: the output fd itself is still ours to drain. */
 		for (int i = 0; i < 2; i++)
 			if (wsi == s->out_wsi[i]) {
 				s->out_wsi[i] = NULL;
-				check_finish(s);
+				drain_hung_up(s);
 			}
 		if (wsi == s->pid_wsi) {
 			s->pid_wsi = NULL;
@@ -487,6 +512,8 @@ static void free_strv(char **v)
 
 static struct lws *adopt(struct session *s, int fd)
 {
+	if (fd < 0)
+		return NULL;
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	lws_sock_file_fd_type fdt = { .filefd = fd };
 	struct lws *w = lws_adopt_descriptor_vhost(s->sprite->srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fdt,
@@ -589,6 +616,7 @@ struct session *session_start(struct sprite *sp, struct exec_request *req, char 
 	}
 
 	struct session *s = xcalloc(1, sizeof *s);
+	s->out_fd[0] = s->out_fd[1] = -1;
 	s->sprite = sp;
 	s->pid = pid;
 	snprintf(s->id, sizeof s->id, "%d", (int)pid);
@@ -604,16 +632,20 @@ struct session *session_start(struct sprite *sp, struct exec_request *req, char 
 	s->hist_tail = lws_ring_get_oldest_tail(s->ring);
 	lws_dll2_add_tail(&s->list, &sp->sessions);
 
-	if (req->tty) {
-		s->pty_fd = master;
-		s->out_wsi[0] = adopt(s, master);
-		s->in_wsi = s->out_wsi[0];
-	} else {
-		s->out_wsi[0] = adopt(s, out[0]);
-		s->out_wsi[1] = adopt(s, errp[0]);
-		if (in[1] >= 0)
-			s->in_wsi = adopt(s, in[1]);
+	/* Each output is read from our own fd; lws watches a duplicate, which
+	 * it may close on a hang-up while output is still buffered. */
+	s->out_fd[0] = req->tty ? master : out[0];
+	s->out_fd[1] = req->tty ? -1 : errp[0];
+	for (int i = 0; i < 2; i++) {
+		if (s->out_fd[i] < 0)
+			continue;
+		fcntl(s->out_fd[i], F_SETFL, fcntl(s->out_fd[i], F_GETFL) | O_NONBLOCK);
+		s->out_wsi[i] = adopt(s, fcntl(s->out_fd[i], F_DUPFD_CLOEXEC, 3));
 	}
+	if (req->tty)
+		s->in_wsi = s->out_wsi[0];
+	else if (in[1] >= 0)
+		s->in_wsi = adopt(s, in[1]);
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pfd >= 0) {
 		lws_sock_file_fd_type fdt = { .filefd = pfd };

@@ -146,10 +146,10 @@ struct session {
 	long long last_activity_ms;
 	long long max_run_after_disconnect_ms;
 
-	struct lws *out_wsi[2];   /* stdout, stderr pipes (TTY: [0] is the pty master) */
+	int out_fd[2];            /* stdout, stderr pipes (TTY: [0] is the pty master); -1: done */
+	struct lws *out_wsi[2];   /* lws watching duplicates of out_fd */
 	struct lws *in_wsi;       /* stdin pipe (NULL when stdin is disabled or closed) */
 	struct lws *pid_wsi;      /* pidfd */
-	int pty_fd;               /* TTY: master fd (owned by out_wsi[0]) */
 	struct lws_buflist *stdin_q;
 	int stdin_eof;            /* close the child's stdin once stdin_q drains */
 
