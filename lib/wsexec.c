@@ -52,7 +52,7 @@ struct wsx {
 	struct frame_rx rx;
 	lws_dll2_owner_t early;
 	size_t early_bytes;
-	int got_info, connected, done, exit_code, http_status, stdin_closed, stdin_paused;
+	int got_info, connected, done, exit_code, http_status, stdin_closed, stdin_paused, send_failed;
 	char caps[128];
 	char err[300];
 };
@@ -79,7 +79,7 @@ static void fail(struct wsx *x, const char *fmt, ...)
 
 static void queue_msg(struct wsx *x, int text, const void *a, size_t alen, const void *b, size_t blen)
 {
-	if (x->done || !x->wsi)
+	if (x->done || !x->wsi || x->send_failed)
 		return;
 	struct out_msg *m = xmalloc(sizeof *m + LWS_PRE + alen + blen);
 	memset(&m->list, 0, sizeof m->list);
@@ -359,8 +359,12 @@ static int exec_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		int r = lws_write(wsi, m->buf + LWS_PRE, m->len, m->text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
 		free(m);
 		if (r < 0) {
-			fail(x, "connection to %s lost while sending", x->ctx->cfg->api_url);
-			return -1;
+			/* The command may have ended and the server closed its side:
+			 * stop sending, but keep reading to the end (the exit may be
+			 * on its way). */
+			free_queues(x);
+			x->send_failed = 1;
+			return 0;
 		}
 		if (x->outq.count)
 			lws_callback_on_writable(wsi);

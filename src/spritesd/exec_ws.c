@@ -299,6 +299,38 @@ static int write_binary(struct lws *wsi, int stream, const uint8_t *data, size_t
 	return lws_write(wsi, p, n + len, LWS_WRITE_BINARY) < 0 ? -1 : 0;
 }
 
+static void close_cb(lws_sorted_usec_list_t *sul)
+{
+	struct exec_conn *ec = lws_container_of(sul, struct exec_conn, sul_close);
+	lws_set_timeout(ec->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+}
+
+/* After the exit: a close frame (1000), then the client closes.  Closing
+ * the socket ourselves while the client may still be sending (stdin the
+ * command never read) would reset it, and a reset makes the client's
+ * kernel drop what it has not read yet: the end of the output, the exit.
+ * So we keep reading (and discarding) until the client goes, and only
+ * close ourselves if it has not done so after CLOSE_LINGER_MS. */
+static int send_close(struct lws *wsi, struct conn *c)
+{
+	struct exec_conn *ec = &c->ec;
+	if (ec->sent_close)
+		return 0;
+	ec->sent_close = 1;
+	struct server *srv = server_of(wsi);
+	uint8_t *p = srv->scratch + LWS_PRE;
+	p[0] = LWS_CLOSE_STATUS_NORMAL >> 8;
+	p[1] = LWS_CLOSE_STATUS_NORMAL & 0xff;
+	/* lws_close_reason() + returning -1 would close the socket as soon as
+	 * more data arrives; lws_write with its (ABI-stable, internally named)
+	 * LWS_WRITE_CLOSE = 4 just sends the frame. */
+	if (lws_write(wsi, p, 2, (enum lws_write_protocol)4) < 0)
+		return -1;
+	lws_sul_schedule(srv->context, 0, &ec->sul_close, close_cb,
+	                 (lws_usec_t)CLOSE_LINGER_MS * LWS_US_PER_MS);
+	return 0;
+}
+
 static int writeable(struct lws *wsi, struct conn *c)
 {
 	struct exec_conn *ec = &c->ec;
@@ -324,14 +356,10 @@ static int writeable(struct lws *wsi, struct conn *c)
 			lws_callback_on_writable(wsi);
 			return 0;
 		}
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-		return -1;
+		return send_close(wsi, c);
 	}
-	if (ec->sent_exit) {
-		/* Everything went out (this callback comes once the socket drained). */
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-		return -1;
-	}
+	if (ec->sent_exit)
+		return send_close(wsi, c);
 	if (!s)
 		return -1;
 	if (!ec->sent_info) {
@@ -387,6 +415,7 @@ int exec_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct c
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return writeable(wsi, c);
 	case LWS_CALLBACK_CLOSED:
+		lws_sul_cancel(&c->ec.sul_close);
 		if (c->ec.sess) {
 			struct session *s = c->ec.sess;
 			lws_dll2_remove(&c->ec.list);

@@ -123,6 +123,17 @@ static void expire_cb(lws_sorted_usec_list_t *sul)
 	session_destroy(s);
 }
 
+/* Nobody will read stdin any more: drop what waits, and let clients that
+ * were held back for it be read again, so that their connections can close
+ * cleanly (an unread socket would be reset, losing what it still had to
+ * deliver to the client). */
+static void stdin_gone(struct session *s)
+{
+	lws_buflist_destroy_all_segments(&s->stdin_q);
+	s->stdin_eof = 1;
+	exec_clients_stdin_drained(s);
+}
+
 static void finish(struct session *s)
 {
 	if (s->finished)
@@ -130,6 +141,7 @@ static void finish(struct session *s)
 	s->finished = 1;
 	if (s->in_wsi && !s->tty)
 		lws_set_timeout(s->in_wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+	stdin_gone(s);
 	ring_insert(s, STREAM_EXIT, NULL, 0, s->exit_code);
 	kill_requests_finish(s);
 	lws_sul_schedule(ctx_of(s), 0, &s->sul_expire, expire_cb,
@@ -426,8 +438,7 @@ int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		if (wsi == s->in_wsi && write_stdin(s) < 0) {
 			s->in_wsi = NULL;
 			lws_set_opaque_user_data(wsi, NULL);
-			lws_buflist_destroy_all_segments(&s->stdin_q);
-			exec_clients_stdin_drained(s);
+			stdin_gone(s);
 			return -1;
 		}
 		return 0;
@@ -435,8 +446,10 @@ int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		if (!s)
 			return 0;
 		/* Closed under us (a hang-up on the pipe): forget it. */
-		if (wsi == s->in_wsi)
+		if (wsi == s->in_wsi) {
 			s->in_wsi = NULL;
+			stdin_gone(s);
+		}
 		/* lws closes a watcher on a hang-up even when we had paused
 		 * it: the output fd itself is still ours to drain. */
 		for (int i = 0; i < 2; i++)

@@ -29,6 +29,7 @@
 #define FINISHED_SESSION_TTL_MS (5 * 60 * 1000) /* a finished session's exit stays attachable */
 #define DELIVERED_SESSION_TTL_MS 1000   /* ... but only briefly once a client has received it */
 #define IDLE_TIMEOUT_DEFAULT_S 30       /* as Fly's sprites pause after ~30 s idle */
+#define CLOSE_LINGER_MS 10000          /* after our close frame, how long the client has to close */
 #define EXIT_LINGER_MS 50               /* after exit, wait this long for pipes held by background jobs */
 
 struct server;
@@ -195,6 +196,8 @@ struct exec_conn {
 	int is_owner;
 	int stdin_enabled;
 	int sent_exit;
+	int sent_close;           /* our close frame went; the client closes next */
+	lws_sorted_usec_list_t sul_close;
 	int rx_paused;            /* stopped reading: the session's stdin queue is full */
 	char *failed_msg;         /* the command could not start: sent as its stderr */
 };

@@ -1,0 +1,124 @@
+#!/bin/sh
+# Idle sprites go cold (spritesd --idle-timeout 2): a new sprite is cold; it
+# runs during and right after an exec; with nothing running it goes cold
+# within a few seconds, keeping its files, and the next exec wakes it without
+# the caller noticing.  A background job keeps it running until the job ends;
+# an agent in tmux keeps it running.
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# status NAME: the sprite's status, as sprite-list says.
+status() { sprite-list | jq -r --arg n "$1" 'select(.name == $n) | .status'; }
+
+# wait_status NAME WANT MAX_MS: poll every 100 ms until NAME's status is WANT;
+# false if it is not after MAX_MS.
+wait_status() {
+	deadline=$(($(now_ms) + $3))
+	while [ "$(status "$1")" != "$2" ]; do
+		[ "$(now_ms)" -ge "$deadline" ] && return 1
+		sleep 0.1
+	done
+}
+
+# ns_cmds NS: the command lines of the host's processes in PID namespace NS.
+ns_cmds() {
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$1" ] && tr '\0' ' ' <"$p/cmdline" && echo
+	done
+}
+
+# sandbox_ns NAME: the PID namespace of NAME's sandbox, from sandbox.json.
+sandbox_ns() {
+	readlink "/proc/$(jq -r .init_pid "$STATE/sprites/$1/sandbox.json" 2>/dev/null)/ns/pid" 2>/dev/null
+}
+
+command -v tmux >/dev/null || { echo "Bail out! tmux is not installed: run scripts/install-deps"; exit 1; }
+start_spritesd --idle-timeout 2
+
+# ---- a new sprite is cold ----
+run sprite-create nap
+is "$(jq -r .status "$T/out")" cold "sprite-create: a new sprite is cold"
+is "$(status nap)" cold "sprite-list says cold too"
+[ ! -e "$STATE/sprites/nap/sandbox.json" ]
+ok $? "and it has no sandbox"
+
+# ---- running during and right after an exec ----
+sprite-exec -s nap -n -- sh -c 'echo h >/home/sprite/h; echo w >/workspace/w; echo t >/tmp/t; sleep 1.5' \
+	>"$T/nap.out" 2>"$T/nap.err" &
+client=$!
+wait_status nap running 3000
+ok $? "during an exec the sprite is running"
+kill -0 "$client" 2>/dev/null
+ok $? "(the exec was still going on)"
+init1=$(jq -r .init_pid "$STATE/sprites/nap/sandbox.json" 2>/dev/null)
+wait "$client"
+is "$?" 0 "the exec ends with status 0"
+ended=$(now_ms)
+is "$(status nap)" running "right after the exec it is still running"
+
+# ---- cold within the idle timeout, files kept ----
+wait_status nap cold 6000
+ok $? "with nothing running it becomes cold"
+took=$(($(now_ms) - ended))
+[ "$took" -ge 1500 ] && [ "$took" -le 4500 ]
+ok $? "about 2 s after the exec ended (took $took ms; the timeout is 2 s)"
+[ ! -e "$STATE/sprites/nap/sandbox.json" ]
+ok $? "its sandbox is released (no sandbox.json)"
+left=$(pgrep -af "$STATE/sprites/nap/")
+is "$?/$left" "1/" "no process on the host belongs to its sandbox any more"
+is "$(cat "$STATE/sprites/nap/fs/home/h" "$STATE/sprites/nap/fs/workspace/w" "$STATE/sprites/nap/fs/tmp/t" 2>&1)" \
+	"$(printf 'h\nw\nt')" "its files are kept"
+
+# ---- the next exec wakes it transparently ----
+run sprite-exec -s nap -n -- cat /home/sprite/h /workspace/w /tmp/t
+is "$rc" 0 "an exec in the cold sprite: exit 0"
+is "$out" "$(printf 'h\nw\nt')" "and it finds the files written before it went cold"
+is "$err" "" "with nothing on stderr"
+is "$(status nap)" running "the sprite is running again"
+init2=$(jq -r .init_pid "$STATE/sprites/nap/sandbox.json" 2>/dev/null)
+[ -n "$init2" ] && [ "$init2" != "$init1" ]
+ok $? "in a new sandbox (pid 1 was $init1, is $init2)"
+
+# ---- a background job keeps a sprite running; so does an agent in tmux ----
+for n in bg agent; do
+	sprite-create "$n" >/dev/null || echo "Bail out! cannot create sprite $n"
+done
+start=$(now_ms)
+run sprite-exec -s bg -n -- sh -c 'sleep 8 >/dev/null 2>&1 &'
+is "$rc" 0 "sprite bg: an exec leaves 'sleep 8' running in the background"
+bg_ns=$(sandbox_ns bg)
+run sprite-exec -s agent -n -- tmux new -d 'sleep 1000'
+is "$rc" 0 "sprite agent: an exec starts tmux new -d 'sleep 1000'"
+agent_ns=$(sandbox_ns agent)
+
+sleep 5
+is "$(status bg)" running "5 s later, past the timeout, bg is still running"
+ns_cmds "$bg_ns" | grep -qx 'sleep 8 '
+ok $? "(its sleep 8 still runs)"
+is "$(status agent)" running "and agent is running"
+ns_cmds "$agent_ns" | grep -qx 'sleep 1000 '
+ok $? "(its tmux's sleep 1000 runs)"
+
+# bg goes cold once its job has ended (8 s) and the timeout has passed.
+cold_at=
+while [ $(($(now_ms) - start)) -lt 16000 ]; do
+	if [ "$(status bg)" = cold ]; then
+		cold_at=$(($(now_ms) - start))
+		break
+	fi
+	sleep 0.2
+done
+[ -n "$cold_at" ]
+ok $? "bg goes cold after its background job ended (at ${cold_at:-never} ms)"
+[ -n "$cold_at" ] && [ "$cold_at" -ge 8000 ] && [ "$cold_at" -le 12500 ]
+ok $? "not before the job ended (8 s), and within the timeout after (took ${cold_at:-never} ms)"
+is "$(status agent)" running "agent, with tmux, is still running ($(($(now_ms) - start)) ms after)"
+run sprite-exec -s agent -n -- tmux has-session
+is "$rc" 0 "and its tmux session is still there"
+
+plan "$tap_n"
+done_testing
