@@ -44,6 +44,10 @@ int valid_sprite_name(const char *s);
 /* What to say about an invalid one, after `invalid sprite name "X": `. */
 #define SPRITE_NAME_RULE "use 1-63 lowercase letters, digits and '-', starting with a letter or digit"
 
+/* A copy of s fit for a JSON string: invalid UTF-8 sequences become U+FFFD
+ * (malloc'd). */
+char *utf8_lossy(const char *s);
+
 /* Milliseconds from a monotonic clock. */
 long long now_ms(void);
 

@@ -190,5 +190,24 @@ like "$err" "sprite-exec: no command given" "and says so"
 is "$(cat "$T/yes.out")" y "| head -n 1 gets the first line of an endless command"
 is "$(cat "$T/yes.rc")" 141 "sprite-exec then ends promptly, as a local command would (128+SIGPIPE)"
 
+# ---- bytes a URL must carry: newlines, carriage returns, 0xFF ----
+run sprite-exec -s box -n -- printf '[%s]\n' "$(printf 'a\nb')" c
+is "$out" "$(printf '[a\nb]\n[c]')" "an argument with a newline arrives whole, and the ones after it too"
+run sprite-exec -s box -n -e "V=$(printf 'l1\r\nl2')" -- sh -c 'printf %s "$V" | od -An -c | tr -s " "'
+is "$out" " l 1 \r \n l 2" "a variable with CR LF arrives byte for byte"
+printf 'through stdin' >"$T/in"
+run sprite-exec -s box -- sh -c "$(printf 'cat\n# a multi-line script')" <"$T/in"
+is "$rc/$out" "0/through stdin" "a multi-line sh -c script keeps the parameters after it (stdin)"
+run sprite-exec -s box -n -- printf '%s' "$(printf 'x\377y')"
+is "$(od -An -tx1 "$T/out" | tr -d ' ')" "78ff79" "a 0xFF byte in an argument arrives as it is"
+run sprite-exec -s box -n --json -- printf '%s' "$(printf '\377')"
+is "$(jq -r 'select(.type == "session_info").command' "$T/out")" "printf %s $(printf '\357\277\275')" \
+	"session_info shows bytes that are not UTF-8 as U+FFFD"
+(umask 077 && printf 'Authorization: Bearer %s\n' "$(cat "$STATE/token")" >"$T/auth")
+code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' -H @"$T/auth" -H 'Connection: Upgrade' \
+	-H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+	"$SPRITESD_URL/v1/sprites/box/exec?cmd=echo&cmd=a%00b")
+is "$code" 400 "a NUL byte in a query value is refused with 400"
+
 plan "$tap_n"
 done_testing

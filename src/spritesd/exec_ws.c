@@ -122,9 +122,13 @@ int exec_confirm_upgrade(struct lws *wsi, struct server *srv)
 		return reject(wsi, 401, "unauthorized", "missing or invalid token (Authorization: Bearer <token>)");
 	struct query q;
 	query_init(&q);
-	http_args(wsi, &q);
+	int nul = http_args(wsi, &q) < 0;
 	struct exec_target t;
 	int r = 0;
+	if (nul) {
+		r = reject(wsi, 400, "bad_request", "a query value holds a NUL byte, which no argument or variable can");
+		goto out;
+	}
 	if (parse_target(wsi, &q, &t) < 0) {
 		/* /control and everything else: plain 404, so SDKs use /exec. */
 		r = reject(wsi, 404, NULL, NULL);

@@ -197,8 +197,31 @@ static int not_found_sprite(struct lws *wsi, struct conn *c, const char *name)
 	return http_respond_error(wsi, c, 404, "not_found", msg);
 }
 
-void http_args(struct lws *wsi, struct query *q)
+/* Undo listen.c's escapes: 0xFF then 'r', 'n', '0' or 0xFF.  Returns the
+ * new length, or -1 for a NUL. */
+static long unescape_private(char *s, size_t len)
 {
+	size_t o = 0;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] == 0xff && i + 1 < len) {
+			char n = s[i + 1];
+			if (n == '0')
+				return -1;
+			if (n == 'r' || n == 'n' || (unsigned char)n == 0xff) {
+				s[o++] = n == 'r' ? '\r' : n == 'n' ? '\n' : (char)0xff;
+				i++;
+				continue;
+			}
+		}
+		s[o++] = s[i];
+	}
+	s[o] = '\0';
+	return (long)o;
+}
+
+int http_args(struct lws *wsi, struct query *q)
+{
+	int rc = 0;
 	for (int i = 0;; i++) {
 		int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
 		if (len <= 0 && lws_hdr_copy_fragment(wsi, (char[1]){ 0 }, 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
@@ -208,12 +231,15 @@ void http_args(struct lws *wsi, struct query *q)
 			free(frag);
 			break;
 		}
+		if (unescape_private(frag, strlen(frag)) < 0)
+			rc = -1;
 		char *eq = strchr(frag, '=');
 		if (eq)
 			*eq = '\0';
 		query_add(q, frag, eq ? eq + 1 : "");
 		free(frag);
 	}
+	return rc;
 }
 
 /* ---- routes ---- */

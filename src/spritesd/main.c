@@ -114,6 +114,15 @@ static int is_loopback(const char *addr)
 	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1") || !strcmp(addr, "localhost");
 }
 
+/* lws's errors, except the one lws 4.1 logs at error level for every
+ * connection handed over with lws_adopt_socket_vhost_readbuf. */
+static void lws_log(int level, const char *line)
+{
+	(void)level;
+	if (!strstr(line, "calling service"))
+		fprintf(stderr, "spritesd: lws: %s", line);
+}
+
 /* SIGINT/SIGTERM arrive through a signalfd in the event loop (no handlers,
  * no globals): the protocol below stops the server cleanly. */
 static int signal_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -217,13 +226,15 @@ int main(int argc, char **argv)
 	if (sigfd < 0)
 		die(EXIT_FAIL, "signalfd: %s", strerror(errno));
 
-	lws_set_log_level(LLL_ERR, NULL);
+	lws_set_log_level(LLL_ERR, lws_log);
 
 	static const struct lws_protocols protocols[] = {
 		{ "sprites", sprites_callback, sizeof(struct conn), 0, 0, NULL, 0 },
 		{ "sprite-fd", fd_callback, 0, 0, 0, NULL, 0 },
 		{ "sprite-sandbox", sandbox_fd_callback, 0, 0, 0, NULL, 0 },
 		{ "sprite-signal", signal_callback, 0, 0, 0, NULL, 0 },
+		{ "sprite-listen", listen_fd_callback, 0, 0, 0, NULL, 0 },
+		{ "sprite-sniff", sniff_fd_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
 	/* Ping idle clients so dead connections are noticed (the SDKs ping us
@@ -235,8 +246,9 @@ int main(int argc, char **argv)
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
-	info.port = port;
-	info.iface = addr;
+	/* Without TLS we accept connections ourselves (listen.c says why). */
+	info.port = tls_cert ? port : CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.iface = tls_cert ? addr : NULL;
 	info.protocols = protocols;
 	info.user = &srv;
 	info.max_http_header_data = 65535;   /* exec URLs carry argv and env */
@@ -257,7 +269,15 @@ int main(int argc, char **argv)
 	if (!srv.context)
 		die(EXIT_FAIL, "cannot listen on %s:%d (in use? try -l 127.0.0.1:0)", addr, port);
 	srv.vhost = lws_get_vhost_by_name(srv.context, "default");
-	int bound = lws_get_vhost_listen_port(srv.vhost);
+	int bound;
+	if (tls_cert) {
+		bound = lws_get_vhost_listen_port(srv.vhost);
+	} else {
+		char err[256];
+		if (listen_start(&srv, addr, port, err, sizeof err) < 0)
+			die(EXIT_FAIL, "%s (in use? try -l 127.0.0.1:0)", err);
+		bound = srv.port;
+	}
 
 	lws_sock_file_fd_type fdt = { .filefd = sigfd };
 	if (!lws_adopt_descriptor_vhost(srv.vhost, LWS_ADOPT_RAW_FILE_DESC, fdt, "sprite-signal", NULL))

@@ -633,8 +633,11 @@ struct session *session_start(struct sprite *sp, struct exec_request *req, char 
 	s->sprite = sp;
 	s->pid = pid;
 	snprintf(s->id, sizeof s->id, "%d", (int)pid);
-	s->command = join_argv(req->argv);
-	s->workdir = xstrdup(sr.dir);
+	/* Shown in JSON (session_info, the sessions list): UTF-8 only. */
+	char *joined = join_argv(req->argv);
+	s->command = utf8_lossy(joined);
+	free(joined);
+	s->workdir = utf8_lossy(sr.dir);
 	s->tty = req->tty;
 	s->rows = req->tty ? (req->rows > 0 ? req->rows : 24) : 0;
 	s->cols = req->tty ? (req->cols > 0 ? req->cols : 80) : 0;

@@ -65,6 +65,7 @@ struct server {
 	int lock_fd;
 	lws_dll2_owner_t sprites;
 	int stopping;
+	int port;                 /* the port we listen on */
 	int log_requests;
 	long long idle_timeout_ms;     /* a sprite with nothing running goes cold after this */
 	lws_sorted_usec_list_t sul_idle;
@@ -208,6 +209,12 @@ void exec_clients_stdin_drained(struct session *s);
 /* Close every client (the sprite is going away). */
 void exec_clients_close(struct session *s);
 
+/* ---- listen.c ---- */
+/* Listen on addr:port ourselves (port 0: any), setting srv->port. */
+int listen_start(struct server *srv, const char *addr, int port, char *err, size_t errlen);
+int listen_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+int sniff_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
 /* ---- http.c ---- */
 /* The protocol callback for HTTP and WebSocket connections. */
 int sprites_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
@@ -242,8 +249,10 @@ struct conn {
 const char *route_sprite(const char *path, char *name, size_t namelen);
 int authorized(struct lws *wsi, struct server *srv);
 struct query;
-/* The request's query arguments, as lws decoded them, in order. */
-void http_args(struct lws *wsi, struct query *q);
+/* The request's query arguments, as lws decoded them, in order, with
+ * listen.c's private escapes undone.  -1 when a value holds a NUL byte
+ * (no argument or variable can). */
+int http_args(struct lws *wsi, struct query *q);
 /* Respond to a request: status, headers, then the body (taken, may be
  * NULL) from HTTP_WRITEABLE.  Return the result from the callback. */
 int http_respond(struct lws *wsi, struct conn *c, int status, const char *type, char *body);

@@ -1,0 +1,263 @@
+/* listen.c: spritesd's own listening socket, in front of libwebsockets.
+ *
+ * libwebsockets 4.1 decodes %0D and %0A in a request's URI before it looks
+ * for the end of the line, so a query value holding a newline (any
+ * multi-line `sh -c` script sent by an SDK or by sprite-exec) ends the
+ * request line early and loses the rest of the query; %00 gets the
+ * connection dropped.  So we accept connections ourselves and look at the
+ * request line; when it has such an escape we read the head, rewrite the
+ * three escapes into a private form lws passes through (%FF then 'r', 'n'
+ * or '0'; a genuine %FF becomes %FF%FF), and hand the connection and the
+ * head to lws (lws_adopt_socket_vhost_readbuf); other connections go to lws
+ * untouched.
+ * http_args() turns the private form back.  Over TLS lws listens itself:
+ * the bytes are encrypted, and TLS serving is for tests. */
+#include "spritesd.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define REQUEST_LINE_MAX (64 * 1024)
+#define SNIFF_TIMEOUT_S 30
+
+struct sniff {
+	struct server *srv;
+	struct lws *wsi;
+	char *buf;
+	size_t len;
+	lws_sorted_usec_list_t sul, sul_wait;
+};
+
+static void sniff_free(struct sniff *sn)
+{
+	lws_sul_cancel(&sn->sul);
+	lws_sul_cancel(&sn->sul_wait);
+	free(sn->buf);
+	free(sn);
+}
+
+static int is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Rewrite the request line buf[0..line) into out; returns the new length. */
+static size_t rewrite_line(const char *buf, size_t line, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < line; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == '%' && i + 2 < line && is_hex(buf[i + 1]) && is_hex(buf[i + 2])) {
+			char hi = buf[i + 1], lo = buf[i + 2];
+			const char *rep = NULL;
+			if (hi == '0' && (lo == 'd' || lo == 'D'))
+				rep = "%FFr";
+			else if (hi == '0' && (lo == 'a' || lo == 'A'))
+				rep = "%FFn";
+			else if (hi == '0' && lo == '0')
+				rep = "%FF0";
+			else if ((hi == 'f' || hi == 'F') && (lo == 'f' || lo == 'F'))
+				rep = "%FF%FF";
+			if (rep) {
+				memcpy(out + o, rep, strlen(rep));
+				o += strlen(rep);
+				i += 2;
+				continue;
+			}
+		}
+		if (c == 0xff) {
+			memcpy(out + o, "%FF%FF", 6);
+			o += 6;
+			continue;
+		}
+		out[o++] = (char)c;
+	}
+	return o;
+}
+
+/* Give the connection to lws, with the head we consumed (rewritten), or
+ * untouched when we consumed nothing. */
+static void hand_over(struct sniff *sn, size_t head, int rewrite)
+{
+	int fd = lws_get_socket_fd(sn->wsi);
+	int keep = fcntl(fd, F_DUPFD_CLOEXEC, 3); /* the raw wsi closes fd */
+	if (keep < 0)
+		return;
+	if (!rewrite) {
+		lws_adopt_socket_vhost(sn->srv->vhost, keep);
+		return;
+	}
+	char *nl = memchr(sn->buf, '\n', head);
+	size_t line = (size_t)(nl - sn->buf);
+	char *out = xmalloc(line * 3 + (head - line) + 1);
+	size_t n = rewrite_line(sn->buf, line, out);
+	memcpy(out + n, sn->buf + line, head - line);
+	n += head - line;
+	lws_adopt_socket_vhost_readbuf(sn->srv->vhost, keep, out, n);
+	free(out);
+}
+
+/* Does the request line carry an escape lws would mangle? */
+static int needs_rewrite(const char *line, size_t len)
+{
+	for (size_t i = 0; i + 2 < len; i++)
+		if (line[i] == '%' && line[i + 1] == '0' &&
+		    (line[i + 2] == '0' || line[i + 2] == 'a' || line[i + 2] == 'A' ||
+		     line[i + 2] == 'd' || line[i + 2] == 'D'))
+			return 1;
+	return 0;
+}
+
+/* End of the head (after its blank line) within buf[0..len), or 0. */
+static size_t head_end(const char *buf, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		if (buf[i] != '\n')
+			continue;
+		if (buf[i + 1] == '\n')
+			return i + 2;
+		if (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+static void sniff_resume(lws_sorted_usec_list_t *sul)
+{
+	struct sniff *sn = lws_container_of(sul, struct sniff, sul_wait);
+	lws_rx_flow_control(sn->wsi, 1);
+}
+
+static int sniff_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                          size_t len)
+{
+	(void)user, (void)in, (void)len;
+	struct sniff *sn = lws_get_opaque_user_data(wsi);
+	if (!sn)
+		return reason == LWS_CALLBACK_RAW_RX_FILE ? -1 : 0;
+	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE) {
+		sniff_free(sn);
+		return 0;
+	}
+	if (reason != LWS_CALLBACK_RAW_RX_FILE)
+		return 0;
+	/* Look without taking: most requests go to lws untouched.  Only a GET
+	 * (no body: lws 4.1 also mishandles a body handed over with the head)
+	 * whose request line needs the rewrite has its head consumed. */
+	int fd = lws_get_socket_fd(wsi);
+	ssize_t n = recv(fd, sn->buf, REQUEST_LINE_MAX, MSG_PEEK);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return -1;
+	char *nl = memchr(sn->buf, '\n', (size_t)n);
+	size_t end = head_end(sn->buf, (size_t)n);
+	if (nl && (strncmp(sn->buf, "GET ", 4) || !needs_rewrite(sn->buf, (size_t)(nl - sn->buf)))) {
+		hand_over(sn, 0, 0);
+		return -1;
+	}
+	if (nl && end) {
+		if (read(fd, sn->buf, end) != (ssize_t)end)
+			return -1;
+		hand_over(sn, end, 1);
+		return -1; /* closes our fd; lws has its own now */
+	}
+	if (n == REQUEST_LINE_MAX) {
+		static const char too_long[] = "HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\n"
+		                               "connection: close\r\n\r\n";
+		(void)!write(fd, too_long, sizeof too_long - 1);
+		return -1;
+	}
+	/* Not all there yet: peeking leaves it readable, so wait a little
+	 * rather than spin. */
+	lws_rx_flow_control(wsi, 0);
+	lws_sul_schedule(sn->srv->context, 0, &sn->sul_wait, sniff_resume, 5 * LWS_US_PER_MS);
+	return 0;
+}
+
+static void sniff_timeout(lws_sorted_usec_list_t *sul)
+{
+	struct sniff *sn = lws_container_of(sul, struct sniff, sul);
+	lws_set_timeout(sn->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+}
+
+static int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len)
+{
+	(void)user, (void)in, (void)len;
+	if (reason != LWS_CALLBACK_RAW_RX_FILE)
+		return 0;
+	struct server *srv = server_of(wsi);
+	for (;;) {
+		int fd = accept4(lws_get_socket_fd(wsi), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return 0; /* EAGAIN, or a transient error (EMFILE...): poll again */
+		struct sniff *sn = xcalloc(1, sizeof *sn);
+		sn->srv = srv;
+		sn->buf = xmalloc(REQUEST_LINE_MAX);
+		lws_sock_file_fd_type fdt = { .filefd = fd };
+		sn->wsi = lws_adopt_descriptor_vhost(srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fdt,
+		                                     "sprite-sniff", NULL);
+		if (!sn->wsi) {
+			close(fd);
+			sniff_free(sn);
+			continue;
+		}
+		lws_set_opaque_user_data(sn->wsi, sn);
+		lws_sul_schedule(srv->context, 0, &sn->sul, sniff_timeout,
+		                 (lws_usec_t)SNIFF_TIMEOUT_S * LWS_US_PER_SEC);
+	}
+}
+
+int listen_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	return listen_callback(wsi, reason, user, in, len);
+}
+
+int sniff_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	return sniff_callback(wsi, reason, user, in, len);
+}
+
+int listen_start(struct server *srv, const char *addr, int port, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *ai;
+	char service[16];
+	snprintf(service, sizeof service, "%d", port);
+	int r = getaddrinfo(addr, service, &hints, &ai);
+	if (r) {
+		snprintf(err, errlen, "cannot resolve %s: %s", addr, gai_strerror(r));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", addr, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	srv->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                                          : ((struct sockaddr_in *)&ss)->sin_port);
+	lws_sock_file_fd_type fdt = { .filefd = fd };
+	if (!lws_adopt_descriptor_vhost(srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fdt, "sprite-listen", NULL)) {
+		snprintf(err, errlen, "cannot watch the listening socket");
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
