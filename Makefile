@@ -21,11 +21,11 @@ LDLIBS += $(PKG_LIBS)
 LDFLAGS += -Wl,--as-needed
 
 # The shared client library: every command links it.
-LIB_OBJS = lib/util.o lib/query.o lib/config.o lib/api.o lib/cli.o lib/cli_api.o lib/frame.o lib/wsexec.o lib/term.o
+LIB_OBJS = lib/util.o lib/query.o lib/config.o lib/api.o lib/cli.o lib/cli_api.o lib/frame.o lib/wsexec.o lib/term.o lib/cksum.o
 LIB = lib/libsprite.a
 
 # C commands, one source file each in src/.
-COMMANDS = sprite-create sprite-list sprite-destroy sprite-exec sprite-sessions
+COMMANDS = sprite-create sprite-list sprite-destroy sprite-exec sprite-sessions sprite-tail
 SPRITESD_OBJS = $(patsubst %.c,%.o,$(wildcard src/spritesd/*.c))
 
 # Tracked shell scripts in bin/ (installed alongside the binaries).
