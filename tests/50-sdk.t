@@ -1,7 +1,10 @@
 #!/bin/sh
 # SDK conformance: the official JavaScript SDK (@fly/sprites, installed in
 # tests/sdk/node_modules by scripts/install-deps) against a real spritesd.
-# tests/sdk/conformance.mjs does the checks; this turns its results into TAP.
+# tests/sdk/conformance.mjs does the checks (the REST calls, exec, stdin
+# streaming, TTY and resize, sessions listed and attached to, signals); this
+# turns its results into TAP.  Each check has 20 s, and node as a whole
+# NODE_TIMEOUT seconds, so a hang fails the test instead of blocking it.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -34,10 +37,14 @@ start_spritesd
 token=$(cat "$STATE/token") || { echo "Bail out! no token in $STATE/token"; exit 1; }
 
 # URL and token through the environment, never the command line.
+NODE_TIMEOUT=300
 # shellcheck disable=SC2086 # node_flags is empty or one word
 SPRITES_API_URL="$SPRITESD_URL" SPRITES_TOKEN="$token" SDK_TEST_SPRITE=sdk-conformance \
-	node --no-warnings $node_flags "$SDK/conformance.mjs" >"$T/sdk.out" 2>"$T/sdk.err"
+	timeout -k 5 "$NODE_TIMEOUT" node --no-warnings $node_flags "$SDK/conformance.mjs" \
+	>"$T/sdk.out" 2>"$T/sdk.err"
 rc=$?
+[ "$rc" -ne 124 ] && [ "$rc" -ne 137 ] ||
+	echo "conformance.mjs did not finish in $NODE_TIMEOUT s: stopped" >>"$T/sdk.err"
 
 planned=$(sed -n 's/^plan	\([0-9][0-9]*\)$/\1/p' "$T/sdk.out")
 if [ -z "$planned" ]; then

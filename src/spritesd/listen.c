@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -199,6 +200,10 @@ static int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		int fd = accept4(lws_get_socket_fd(wsi), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return 0; /* EAGAIN, or a transient error (EMFILE...): poll again */
+		/* As lws's own accept does: small frames (the exit, the close)
+		 * must not wait for the peer's delayed ACK. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		struct sniff *sn = xcalloc(1, sizeof *sn);
 		sn->srv = srv;
 		sn->buf = xmalloc(REQUEST_LINE_MAX);
