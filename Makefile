@@ -21,15 +21,15 @@ LDLIBS += $(PKG_LIBS)
 LDFLAGS += -Wl,--as-needed
 
 # The shared client library: every command links it.
-LIB_OBJS = lib/util.o lib/query.o lib/config.o lib/api.o lib/cli.o lib/cli_api.o lib/frame.o lib/wsexec.o lib/term.o lib/cksum.o
+LIB_OBJS = lib/util.o lib/query.o lib/config.o lib/api.o lib/cli.o lib/cli_api.o lib/frame.o lib/wsexec.o lib/term.o lib/cksum.o lib/hookmap.o lib/taskdb.o lib/jsonl.o
 LIB = lib/libsprite.a
 
 # C commands, one source file each in src/.
-COMMANDS = sprite-create sprite-list sprite-destroy sprite-exec sprite-sessions sprite-tail
+COMMANDS = sprite-create sprite-list sprite-destroy sprite-exec sprite-sessions sprite-tail hook-apply sprite-sendkeys
 SPRITESD_OBJS = $(patsubst %.c,%.o,$(wildcard src/spritesd/*.c))
 
 # Tracked shell scripts in bin/ (installed alongside the binaries).
-SCRIPTS =
+SCRIPTS = task-hook
 
 BINS = $(addprefix bin/,$(COMMANDS)) bin/spritesd
 
@@ -44,6 +44,9 @@ bin/%: src/%.o $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# hook-apply parses in threads (lib/jsonl.c).
+bin/hook-apply: LDLIBS += -pthread
+
 bin/spritesd: $(SPRITESD_OBJS) $(LIB)
 	@mkdir -p bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -57,6 +60,8 @@ check: all $(UNIT_TESTS)
 
 bench: all
 	scripts/bench
+	scripts/bench-hooks
+	scripts/bench-sendkeys
 
 demo: all
 	examples/quickstart

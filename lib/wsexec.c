@@ -60,7 +60,7 @@ struct wsx {
 struct watch {
 	lws_dll2_t list;
 	struct lws *wsi;
-	void (*cb)(void *arg, int fd);
+	int (*cb)(void *arg, int fd);
 	void *arg;
 };
 
@@ -393,8 +393,18 @@ static int watch_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 {
 	(void)user, (void)in, (void)len;
 	struct watch *w = lws_get_opaque_user_data(wsi);
-	if (w && reason == LWS_CALLBACK_RAW_RX_FILE)
-		w->cb(w->arg, lws_get_socket_fd(wsi));
+	if (w && w->cb && reason == LWS_CALLBACK_RAW_RX_FILE && w->cb(w->arg, lws_get_socket_fd(wsi)) < 0) {
+		w->cb = NULL;
+		return -1;
+	}
+	if (w && reason == LWS_CALLBACK_RAW_CLOSE_FILE) {
+		/* A hang-up with nothing left to read closes without an RX: let
+		 * the callback read its end of file all the same. */
+		if (w->cb)
+			w->cb(w->arg, lws_get_socket_fd(wsi));
+		w->cb = NULL;
+		w->wsi = NULL;
+	}
 	return 0;
 }
 
@@ -644,7 +654,7 @@ int wsx_signal(struct wsx *x, const char *signame)
 	return 0;
 }
 
-int wsx_watch_fd(struct wsx_ctx *ctx, int fd, void (*cb)(void *arg, int fd), void *arg)
+int wsx_watch_fd(struct wsx_ctx *ctx, int fd, int (*cb)(void *arg, int fd), void *arg)
 {
 	struct watch *w = xcalloc(1, sizeof *w);
 	w->cb = cb;

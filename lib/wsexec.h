@@ -89,7 +89,8 @@ int wsx_signal(struct wsx *x, const char *signame);
 size_t wsx_pending(const struct wsx *x);
 
 /* Watch another fd in the same loop (a signalfd, say): cb runs when it is
- * readable.  Returns 0, or -1. */
-int wsx_watch_fd(struct wsx_ctx *ctx, int fd, void (*cb)(void *arg, int fd), void *arg);
+ * readable, and once more when it hangs up (to read its end of file); when
+ * it returns -1 the watch ends and the fd is closed.  Returns 0, or -1. */
+int wsx_watch_fd(struct wsx_ctx *ctx, int fd, int (*cb)(void *arg, int fd), void *arg);
 
 #endif

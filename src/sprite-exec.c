@@ -180,21 +180,21 @@ static void on_text(void *arg, const char *json, size_t len)
 }
 
 /* Signals arrive through a signalfd in the event loop. */
-static void on_signal(void *arg, int fd)
+static int on_signal(void *arg, int fd)
 {
 	struct run *r = arg;
 	struct signalfd_siginfo si;
 	if (read(fd, &si, sizeof si) != (ssize_t)sizeof si)
-		return;
+		return 0;
 	int sig = (int)si.ssi_signo;
 	if (sig == SIGWINCH) {
 		int rows, cols;
 		if (r->term.raw && term_size(0, &rows, &cols) == 0)
 			wsx_resize(r->x, cols, rows);
-		return;
+		return 0;
 	}
 	if (sig == SIGINT && !r->term.raw && r->interrupts++ == 0 && wsx_signal(r->x, "INT") == 0)
-		return; /* the remote command decides; a second ^C leaves at once */
+		return 0; /* the remote command decides; a second ^C leaves at once */
 	term_restore(&r->term);
 	exit(128 + sig);
 }

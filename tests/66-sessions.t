@@ -27,11 +27,12 @@ running() { sprite-exec -s "$S" -n -- pgrep -fx "$1" >/dev/null; }
 # frames without answering them (enough for an attach without stdin).  $code
 # is the HTTP status; $T/frames has one line per frame: "text JSON",
 # "bin BYTES" or "close BYTES", bytes other than printable ASCII as \ooo.
+# (A live session ends at curl's 10 s: its complaint goes to $T/ws.err.)
 ws_get() {
 	code=$(curl -sS --http1.1 --noproxy '*' --max-time 10 -H @"$auth" \
 		-H 'Connection: Upgrade' -H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' \
 		-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
-		-o "$T/ws.body" -w '%{http_code}' "$SPRITESD_URL$1")
+		-o "$T/ws.body" -w '%{http_code}' "$SPRITESD_URL$1" 2>"$T/ws.err")
 	od -An -v -tu1 "$T/ws.body" | LC_ALL=C awk '
 		{ for (i = 1; i <= NF; i++) b[n++] = $i + 0 }
 		END {
