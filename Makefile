@@ -25,7 +25,7 @@ LIB_OBJS = lib/util.o lib/query.o lib/config.o lib/api.o lib/cli.o lib/cli_api.o
 LIB = lib/libsprite.a
 
 # C commands, one source file each in src/.
-COMMANDS = sprite-create sprite-list sprite-destroy sprite-exec sprite-sessions sprite-tail hook-apply sprite-sendkeys
+COMMANDS = sprite-create sprite-list sprite-destroy sprite-exec sprite-sessions sprite-tail sprite-checkpoint sprite-policy hook-apply sprite-sendkeys
 SPRITESD_OBJS = $(patsubst %.c,%.o,$(wildcard src/spritesd/*.c))
 
 # Tracked shell scripts in bin/ (installed alongside the binaries).
@@ -52,6 +52,13 @@ bin/spritesd: $(SPRITESD_OBJS) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tests/unit/%.test: tests/unit/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# spritesd's pure parts, tested on their own: the policy matcher, the
+# proxy's request parser.
+tests/unit/t-policy.test: tests/unit/t-policy.o src/spritesd/policy.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+tests/unit/t-proxyreq.test: tests/unit/t-proxyreq.o src/spritesd/proxyreq.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 check: all $(UNIT_TESTS)

@@ -112,6 +112,12 @@ cleanup() {
 	fi
 	stop_spritesd TERM
 	pkill -KILL -f "$T/state" 2>/dev/null
+	# spritesd run as root mounts a btrfs volume (a loop device) on
+	# STATEDIR/sprites for checkpoints, in $STATE or any state directory a
+	# test made under $T: lazily unmounted, each volume and its loop device
+	# go once the killed sandboxes let go of it.
+	awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r |
+		while IFS= read -r m; do umount -l "$m"; done
 	rm -rf "$T"
 }
 trap cleanup EXIT

@@ -186,8 +186,11 @@ static int write_body(struct lws *wsi, struct conn *c)
 	}
 	if (!c->out_done)
 		return 0;
+	/* A stream has no length: only the close ends it, even when lws would
+	 * keep the connection (a POST without Content-Length, as curl -X POST). */
+	int stream = c->streaming;
 	free_http(c);
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	return stream || lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 static int not_found_sprite(struct lws *wsi, struct conn *c, const char *name)
@@ -457,6 +460,10 @@ static int handle(struct lws *wsi, struct conn *c)
 			return http_respond_error(wsi, c, 405, "method_not_allowed", "use POST to kill a session");
 		return kill_route(wsi, c, sp, rest + 5);
 	}
+	if (!strcmp(rest, "checkpoint") || !strncmp(rest, "checkpoints", 11))
+		return checkpoint_route(wsi, c, sp, rest);
+	if (!strcmp(rest, "policy/network"))
+		return netpolicy_route(wsi, c, sp);
 	if (!strcmp(rest, "upgrade") && !strcmp(m, "POST"))
 		return http_respond(wsi, c, 204, NULL, NULL);
 	return http_respond_error(wsi, c, 404, "not_found", "no such endpoint");

@@ -25,9 +25,29 @@ static void usage(FILE *f)
 	        "  -d STATEDIR   state directory (default $XDG_STATE_HOME/spritesd)\n"
 	        "  --tls-cert FILE, --tls-key FILE  serve HTTPS/WSS with this certificate\n"
 	        "  --idle-timeout SECONDS  a sprite with nothing running goes cold after this (default %d)\n"
+	        "  --volume-size SIZE  the sparse btrfs image made for checkpoints when run as root\n"
+	        "                (default 64G; 0: none)\n"
+	        "  --resolve HOST=IP  (for tests) the proxy resolves HOST to IP; repeatable\n"
 	        "  -q            do not log requests\n"
 	        "  -h            show this help\n",
 	        SPRITESD_DEFAULT_PORT, IDLE_TIMEOUT_DEFAULT_S);
+}
+
+/* --resolve HOST=IP: the sprites' proxy takes HOST to be at IP (tests use
+ * it to give names to loopback servers). */
+static void add_resolve(json_t *map, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	char host[256], ip[256];
+	int is_ip = 0, ip_ip = 0;
+	if (!eq || (size_t)(eq - arg) >= sizeof host)
+		die(EXIT_USAGE, "bad --resolve \"%s\": use HOST=IP, e.g. example.test=127.0.0.1", arg);
+	memcpy(host, arg, (size_t)(eq - arg));
+	host[eq - arg] = '\0';
+	if (policy_host_normalize(host, host, sizeof host, &is_ip) < 0 || is_ip ||
+	    policy_host_normalize(eq + 1, ip, sizeof ip, &ip_ip) < 0 || !ip_ip)
+		die(EXIT_USAGE, "bad --resolve \"%s\": use HOST=IP, a host name and an IP address", arg);
+	json_object_set_new(map, host, json_string(ip));
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -147,6 +167,8 @@ int main(int argc, char **argv)
 	char *listen_arg = NULL, *statedir = NULL, *tls_cert = NULL, *tls_key = NULL;
 	int quiet = 0;
 	long long idle_s = IDLE_TIMEOUT_DEFAULT_S;
+	long long volume_size = VOLUME_SIZE_DEFAULT;
+	json_t *resolve = json_object();
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "state-dir", required_argument, NULL, 'd' },
@@ -154,6 +176,8 @@ int main(int argc, char **argv)
 		{ "tls-key", required_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "volume-size", required_argument, NULL, 'V' },
+		{ "resolve", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -172,6 +196,14 @@ int main(int argc, char **argv)
 				die(EXIT_USAGE, "bad --idle-timeout \"%s\": use a number of seconds, at least 1", optarg);
 			break;
 		}
+		case 'V':
+			volume_size = volume_parse_size(optarg);
+			/* btrfs cannot be made smaller than about 110 MiB. */
+			if (volume_size < 0 || (volume_size > 0 && volume_size < (256LL << 20)))
+				die(EXIT_USAGE, "bad --volume-size \"%s\": use a size like 64G or 512M "
+				    "(at least 256M), or 0 for no volume", optarg);
+			break;
+		case 'R': add_resolve(resolve, optarg); break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -196,6 +228,7 @@ int main(int argc, char **argv)
 
 	struct server srv;
 	memset(&srv, 0, sizeof srv);
+	srv.resolve = resolve;
 	srv.statedir = statedir ? xstrdup(statedir) : spritesd_default_statedir();
 	if (mkdir_p(srv.statedir, 0700) < 0)
 		die(EXIT_FAIL, "cannot create state directory %s: %s", srv.statedir, strerror(errno));
@@ -210,6 +243,8 @@ int main(int argc, char **argv)
 		die(EXIT_FAIL, "another spritesd is already using %s (stop it first, or use -d DIR)",
 		    srv.statedir);
 	free(lock_path);
+	/* Under the lock: two spritesds must not both make the volume. */
+	volume_setup(&srv, volume_size);
 
 	srv.token = load_or_create_token(srv.statedir);
 	srv.scratch_len = LWS_PRE + 1 + FRAME_CHUNK;
@@ -235,6 +270,8 @@ int main(int argc, char **argv)
 		{ "sprite-signal", signal_callback, 0, 0, 0, NULL, 0 },
 		{ "sprite-listen", listen_fd_callback, 0, 0, 0, NULL, 0 },
 		{ "sprite-sniff", sniff_fd_callback, 0, 0, 0, NULL, 0 },
+		{ "sprite-proxy", proxy_callback, 0, 0, 0, NULL, 0 },
+		{ "sprite-proxy-listen", proxy_listen_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
 	/* Ping idle clients so dead connections are noticed (the SDKs ping us
@@ -308,12 +345,16 @@ int main(int argc, char **argv)
 	/* Leave the url file only while we serve it. */
 	unlink(url_path);
 	free(url_path);
+	srv.stopping = 1;     /* callbacks from the context's end start nothing new */
 	lws_context_destroy(srv.context);
+	srv.context = NULL;   /* (proxy.c: no lws calls after this) */
 	store_free_all(&srv);
+	json_decref(srv.resolve);
 	free(srv.scratch);
 	free(srv.token);
 	free(srv.base_url);
 	free(srv.statedir);
+	free(srv.no_checkpoints);
 	free(addr);
 	return EXIT_OK;
 }

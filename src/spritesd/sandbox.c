@@ -73,6 +73,8 @@ static char *sandbox_file(struct sprite *sp)
 
 void sandbox_release(struct sandbox *sb)
 {
+	proxy_free(sb->proxy);
+	sb->proxy = NULL;
 	for (size_t i = 0; i < 6; i++) {
 		if (sb->ns_fds[i] >= 0)
 			close(sb->ns_fds[i]);
@@ -150,6 +152,15 @@ void sandbox_adopt(struct sprite *sp)
 	char err[256];
 	if (pid > 0 && start && proc_start_time(pid) == start && sandbox_attach(sp, pid, err, sizeof err) == 0) {
 		free(path);
+		/* Its proxy's listening socket died with the last spritesd. */
+		if (proxy_start(sp, err, sizeof err) < 0) {
+			fprintf(stderr, "spritesd: sprite \"%s\": %s\n", sp->name, err);
+			/* Fail closed: one that shares our network is stopped (its
+			 * next command starts it confined); one that does not is
+			 * left without a way out. */
+			if (sp->sb.ns_fds[3] < 0) /* [3]: net, shared with us */
+				sandbox_stop(sp);
+		}
 		return;
 	}
 	unlink(path);
@@ -206,6 +217,10 @@ static void read_until(int fd, char *buf, size_t size, long long deadline, const
 /* Start the sprite's bwrap sandbox and read its pid 1 from --info-fd. */
 static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 {
+	/* Its network policy, shown read-only at /.sprite/policy/network.json. */
+	char *policy_dir = netpolicy_publish(sp, err, errlen);
+	if (!policy_dir)
+		return -1;
 	char *home = xasprintf("%s/fs/home", sp->dir);
 	char *ws = xasprintf("%s/fs/workspace", sp->dir);
 	char *tmp = xasprintf("%s/fs/tmp", sp->dir);
@@ -224,6 +239,7 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	argv[n++] = "--unshare-pid";
 	argv[n++] = "--unshare-ipc";
 	argv[n++] = "--unshare-uts";
+	argv[n++] = "--unshare-net"; /* loopback only: the way out is proxy.c's */
 	argv[n++] = "--hostname";
 	argv[n++] = sp->name;
 	argv[n++] = "--ro-bind";
@@ -246,6 +262,9 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	argv[n++] = "--ro-bind";
 	argv[n++] = hostname;
 	argv[n++] = "/etc/hostname";
+	argv[n++] = "--ro-bind";
+	argv[n++] = policy_dir;
+	argv[n++] = "/.sprite/policy";
 	argv[n++] = "--bind";
 	argv[n++] = home;
 	argv[n++] = "/home/sprite";
@@ -270,7 +289,7 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	int info[2], errp[2], ready[2];
 	if (pipe2(info, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		free(home), free(ws), free(tmp), free(hostname);
+		free(home), free(ws), free(tmp), free(hostname), free(policy_dir);
 		return -1;
 	}
 	/* Double fork: bwrap is not our child, so it outlives us the same way
@@ -296,7 +315,7 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	close(info[1]);
 	close(errp[1]);
 	close(ready[1]);
-	free(home), free(ws), free(tmp), free(hostname);
+	free(home), free(ws), free(tmp), free(hostname), free(policy_dir);
 	for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
 		free(owned[i]);
 	if (mid < 0) {
@@ -332,6 +351,11 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	}
 	close(errp[0]);
 	if (sandbox_attach(sp, pid, err, errlen) < 0) {
+		kill(pid, SIGKILL);
+		return -1;
+	}
+	if (proxy_start(sp, err, errlen) < 0) {
+		sandbox_release(&sp->sb);
 		kill(pid, SIGKILL);
 		return -1;
 	}

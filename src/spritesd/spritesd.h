@@ -8,7 +8,13 @@
  *   exec_ws.c  the exec WebSocket protocol (one connection = one client)
  *   session.c  exec sessions: a process, its output scrollback, its clients
  *   sandbox.c  a sprite's bubblewrap sandbox, and spawning into it
- *   store.c    the sprite registry on disk */
+ *   store.c    the sprite registry on disk
+ *   checkpoint.c  checkpoints; volume.c, subvol.c  the btrfs they need
+ *   policy.c   network policies: parsing, presets, matching (pure)
+ *   netpolicy.c  a sprite's policy: on disk, in the sandbox, over the API
+ *   proxy.c    the HTTP proxy that is a sprite's only way out; proxyreq.c
+ *              parses its requests, netns.c listens inside the sandbox
+ *   resolve.c  name lookups off the event loop; private addresses */
 #ifndef SPRITESD_H
 #define SPRITESD_H
 
@@ -16,6 +22,7 @@
 #include <libwebsockets.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -43,6 +50,7 @@ struct sandbox {
 	struct lws *pidfd_wsi;    /* readable when init_pid exits */
 	int ns_fds[6];            /* user, ipc, uts, net, pid, mnt (-1: same as ours) */
 	int root_fd;              /* /proc/<init_pid>/root */
+	struct proxy *proxy;      /* proxy.c: its egress proxy, while it runs */
 };
 
 struct sprite {
@@ -54,6 +62,7 @@ struct sprite {
 	struct sandbox sb;        /* init_pid == 0 when cold */
 	lws_dll2_owner_t sessions;
 	long long last_active_ms; /* last time it had a session */
+	struct policy *policy;    /* netpolicy.c: its network policy, loaded on first use */
 };
 
 struct server {
@@ -71,6 +80,10 @@ struct server {
 	lws_sorted_usec_list_t sul_idle;
 	uint8_t *scratch;         /* LWS_PRE + 1 + FRAME_CHUNK: read and send buffer */
 	size_t scratch_len;
+	json_t *resolve;          /* --resolve HOST=IP (tests): {host: ip}, or NULL */
+	/* checkpoints (volume.c): STATEDIR/sprites is on btrfs, or why not */
+	int sprites_btrfs;
+	char *no_checkpoints;     /* NULL when checkpoints can be made */
 };
 
 /* ---- store.c ---- */
@@ -279,9 +292,133 @@ void kill_request_closed(struct conn *c);
 /* Go durations ("10s", "1m30s", "500ms", "0") or bare seconds; -1 if bad. */
 long long parse_duration_ms(const char *s);
 
+/* ---- checkpoint.c ---- */
+/* Checkpoints (spec section 5): btrfs snapshots of a sprite's files.
+ * REST is "checkpoint" or "checkpoints[/ID[/restore]]". */
+int checkpoint_route(struct lws *wsi, struct conn *c, struct sprite *sp, const char *rest);
+
+/* ---- volume.c ---- */
+/* Put STATEDIR/sprites on btrfs if it is not (root, no sprites yet: a
+ * loop-mounted STATEDIR/volume.img of size bytes, 0: never); sets
+ * srv->sprites_btrfs, or srv->no_checkpoints saying why not. */
+void volume_setup(struct server *srv, long long size);
+/* "64G", "512M", "1T", bytes; -1 if bad. */
+long long volume_parse_size(const char *s);
+#define VOLUME_SIZE_DEFAULT (64LL << 30) /* sparse: only what is written takes room */
+
+/* ---- subvol.c ---- */
+int subvol_fs_is_btrfs(const char *path);
+/* Is path the top directory of a btrfs subvolume? */
+int subvol_is(const char *path);
+int subvol_create(const char *path);
+/* Snapshot the subvolume src as dst (read-only when readonly). 0 or -1 (errno). */
+int subvol_snapshot(const char *src, const char *dst, int readonly);
+/* Destroy every subvolume at or under path, each at once; what is left
+ * (plain files, subvolumes we may not destroy) is for remove_tree. */
+void subvol_purge(const char *path);
+
 /* ---- exec_ws.c ---- */
 int exec_confirm_upgrade(struct lws *wsi, struct server *srv);
 int exec_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct conn *c, void *in, size_t len);
+
+/* ---- policy.c / proxy.c (and netpolicy.c, resolve.c, proxyreq.c, netns.c) ----
+ * A sprite has its own network namespace (loopback only); its one way out
+ * is spritesd's HTTP proxy at 127.0.0.1:PROXY_PORT inside it, which lets a
+ * connection through when the sprite's policy allows the host. */
+#define PROXY_PORT 3128
+
+enum policy_kind { POLICY_EXACT, POLICY_SUFFIX, POLICY_ANY };
+struct policy_rule {
+	enum policy_kind kind;
+	int allow;
+	char *pattern;            /* normalized host; ".example.com" for "*.example.com"; "*" */
+};
+struct policy {
+	json_t *doc;              /* the document as set: what GET returns */
+	struct policy_rule *rules; /* in order, includes expanded */
+	size_t n;                 /* 0: no enforcement */
+};
+struct policy_verdict {
+	int allow;
+	int exact;                /* a rule names the host exactly */
+	char why[300];            /* one line: which rule decided, or why none did */
+};
+/* Check a policy document; NULL with err set ("invalid policy: ...") when
+ * it is not one. */
+struct policy *policy_parse(json_t *doc, char *err, size_t errlen);
+struct policy *policy_empty(void);
+void policy_free(struct policy *p);
+/* What the policy says about host (a name or an IP address). */
+void policy_decide(const struct policy *p, const char *host, struct policy_verdict *v);
+/* A preset's domains (NULL-terminated; all allowed), or NULL if unknown. */
+const char *const *policy_preset(const char *name);
+/* Lower-case, without a trailing dot; an IP address (also "[::1]",
+ * "127.1") in canonical form with *is_ip set.  -1 if not a host. */
+int policy_host_normalize(const char *in, char *out, size_t outlen, int *is_ip);
+
+/* netpolicy.c */
+struct policy *netpolicy_get(struct sprite *sp);
+/* Write the sandbox's view (DIR/policy/network.json); returns the
+ * directory to bind at /.sprite/policy (malloc'd), or NULL with err. */
+char *netpolicy_publish(struct sprite *sp, char *err, size_t errlen);
+/* GET|POST /v1/sprites/NAME/policy/network */
+int netpolicy_route(struct lws *wsi, struct conn *c, struct sprite *sp);
+
+/* resolve.c */
+#define RESOLVE_MAX 8
+struct resolved {
+	int gai_err;              /* getaddrinfo's error, 0 when n > 0 */
+	int n;
+	struct sockaddr_storage addr[RESOLVE_MAX]; /* with the port set */
+	socklen_t len[RESOLVE_MAX];
+};
+/* An IP address (canonical form) as one result; -1 if host is not one. */
+int resolve_literal(const char *host, int port, struct resolved *r);
+/* Resolve host: 1 with r filled (a --resolve override); 0 with *fd to
+ * watch, readable when resolve_finish can read the answer (a thread looks
+ * it up); -1 with errno. */
+int resolve_start(struct server *srv, const char *host, int port, struct resolved *r, int *fd);
+/* 0: r filled; 1: not yet; -1: the lookup died. */
+int resolve_finish(int fd, struct resolved *r);
+/* Private, loopback, link-local, CGNAT, multicast or otherwise not public. */
+int addr_is_private(const struct sockaddr *sa);
+void addr_text(const struct sockaddr *sa, char *buf, size_t len);
+
+/* proxyreq.c */
+struct proxy_request {
+	char method[16];
+	char host[256];           /* as asked ("-" when unknown) */
+	int port;
+	int forward;              /* plain HTTP (absolute URI); else CONNECT */
+	char *head;               /* forward: the head for the origin server (malloc'd) */
+	size_t head_len;
+};
+/* End of a request's head in buf[0..len) (after its blank line); 0 if not
+ * all there yet. */
+size_t proxyreq_head_end(const uint8_t *buf, size_t len);
+/* Parse the head buf[0..head); 0, or -1 with why set (a 400's reason). */
+int proxyreq_parse(const uint8_t *buf, size_t head, struct proxy_request *r, char *why, size_t whylen);
+
+/* netns.c */
+/* A listening TCP socket on 127.0.0.1:port inside the sandbox's network
+ * namespace (nonblocking, close-on-exec); -1 with err. */
+int netns_listen(const struct sandbox *sb, int port, char *err, size_t errlen);
+
+/* proxy.c */
+/* Listen in the running sandbox's network namespace (replacing any old
+ * listener); -1 with err when it cannot be (then the sprite has no way out). */
+int proxy_start(struct sprite *sp, char *err, size_t errlen);
+/* Close the listener and every tunnel. */
+void proxy_free(struct proxy *px);
+/* The policy changed: refuse pending requests and close open tunnels it no
+ * longer allows. */
+void proxy_policy_changed(struct sprite *sp);
+/* Add the proxy's environment (http_proxy, ..., no_proxy) to env;
+ * returns how many entries (at most PROXY_ENV_MAX). */
+#define PROXY_ENV_MAX 8
+size_t proxy_env(char **env);
+int proxy_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+int proxy_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 
 static inline struct server *server_of(struct lws *wsi)
 {

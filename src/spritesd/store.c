@@ -65,6 +65,7 @@ static void sprite_free(struct sprite *sp)
 {
 	lws_dll2_remove(&sp->list);
 	sandbox_release(&sp->sb);
+	policy_free(sp->policy);
 	json_decref(sp->meta);
 	free(sp->dir);
 	free(sp);
@@ -141,6 +142,17 @@ struct sprite *store_create(struct server *srv, const char *name, json_t *reques
 		free(dir);
 		return NULL;
 	}
+	/* On btrfs the sprite's files are a subvolume, so they can be snapshotted
+	 * (checkpoint.c); mkdirs then finds fs/ there. */
+	char *fs = xasprintf("%s/fs", dir);
+	if (srv->sprites_btrfs && subvol_create(fs) < 0 && errno != EEXIST) {
+		*status = 500;
+		snprintf(err, errlen, "cannot create the btrfs subvolume %s: %s", fs, strerror(errno));
+		free(fs);
+		free(dir);
+		return NULL;
+	}
+	free(fs);
 	if (mkdirs(dir, subs) < 0) {
 		*status = 500;
 		snprintf(err, errlen, "cannot create the sprite's files in %s: %s", dir, strerror(errno));
@@ -217,6 +229,8 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 
 int remove_tree(const char *path)
 {
+	/* btrfs: the sprite's files and its checkpoints go whole, one ioctl each. */
+	subvol_purge(path);
 	nftw(path, make_writable, 32, FTW_PHYS);
 	if (nftw(path, remove_entry, 32, FTW_PHYS | FTW_DEPTH) < 0 && errno != ENOENT)
 		return -1;
