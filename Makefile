@@ -69,6 +69,7 @@ bench: all
 	scripts/bench
 	scripts/bench-hooks
 	scripts/bench-sendkeys
+	scripts/bench-checkpoints
 
 demo: all
 	examples/quickstart

@@ -52,6 +52,19 @@ static void on_line(json_t *line, const char *raw, void *arg)
 		warnx_("%s", data);
 }
 
+/* After a 404 on a checkpoint: is it the sprite that is missing? */
+static int sprite_exists(const struct sprite_config *cfg, const char *sprite)
+{
+	char *path = xasprintf("/v1/sprites/%s", sprite);
+	struct api_response resp;
+	char err[512];
+	int rc = api_call(cfg, "GET", path, NULL, NULL, API_IDEMPOTENT, &resp, err, sizeof err);
+	free(path);
+	int exists = rc < 0 || resp.status != 404;
+	api_response_free(&resp);
+	return exists;
+}
+
 /* POST a checkpoint stream; on success f->complete holds the last word. */
 static int stream(const struct sprite_config *cfg, const char *sprite, const char *path,
                   json_t *body, const char *what, const char *id, struct follow *f)
@@ -61,7 +74,7 @@ static int stream(const struct sprite_config *cfg, const char *sprite, const cha
 	int rc = api_stream(cfg, "POST", path, NULL, body, on_line, f, &resp, err, sizeof err);
 	long st = rc < 0 ? 0 : resp.status;
 	int result = EXIT_FAIL;
-	if (st == 404 && id)
+	if (st == 404 && id && sprite_exists(cfg, sprite))
 		warnx_("checkpoint %s not found in sprite \"%s\" (sprite-checkpoint -s %s list shows them)",
 		       id, sprite, sprite);
 	else if (st == 404)
@@ -213,7 +226,8 @@ int main(int argc, char *argv[])
 	}
 	if (nargs != is_restore) {
 		if (is_restore)
-			warnx_("restore needs one checkpoint id (sprite-checkpoint list shows them)");
+			warnx_("restore needs one checkpoint id (sprite-checkpoint -s %s list shows them)",
+			       sprite && *sprite ? sprite : "SPRITE");
 		else
 			warnx_("%s takes no arguments", cmd);
 		usage(stderr);

@@ -188,6 +188,9 @@ run sprite-checkpoint -s cp restore v99
 is "$rc/$out" "1/" "sprite-checkpoint restore v99: exit 1"
 stderr_is 'sprite-checkpoint: checkpoint v99 not found in sprite "cp" (sprite-checkpoint -s cp list shows them)' \
 	"it says the checkpoint is unknown and how to see the ones there are"
+run sprite-checkpoint -s ghost restore v0
+is "$rc" 1 "restore in a sprite that does not exist: exit 1"
+stderr_is 'sprite-checkpoint: sprite "ghost" not found (sprite-list shows what exists)' "says it is the sprite that is missing"
 
 # ---- a restart of spritesd ----
 stop_spritesd KILL
