@@ -29,7 +29,7 @@ COMMANDS = sprite-create sprite-list sprite-destroy sprite-exec sprite-sessions 
 SPRITESD_OBJS = $(patsubst %.c,%.o,$(wildcard src/spritesd/*.c))
 
 # Tracked shell scripts in bin/ (installed alongside the binaries).
-SCRIPTS = task-hook
+SCRIPTS = task-hook task
 
 BINS = $(addprefix bin/,$(COMMANDS)) bin/spritesd
 
@@ -72,13 +72,17 @@ bench: all
 	scripts/bench-checkpoints
 
 demo: all
-	examples/quickstart
+	examples/demo
 
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BINS) $(addprefix bin/,$(SCRIPTS)) $(DESTDIR)$(BINDIR)
 	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7
+	# The task scripts' shared parts, where bin/task looks once installed.
+	mkdir -p $(DESTDIR)$(PREFIX)/share/sprite-tools/task
+	install -m 644 lib/task.sh $(DESTDIR)$(PREFIX)/share/sprite-tools
+	install -m 644 lib/task/*.sh $(DESTDIR)$(PREFIX)/share/sprite-tools/task
 
 clean:
 	rm -f $(BINS) $(LIB) lib/*.o lib/*.d src/*.o src/*.d src/spritesd/*.o src/spritesd/*.d \

@@ -166,6 +166,9 @@ run sprite-destroy doomed
 is "$rc/$err" "0/" "sprite-destroy doomed"
 left=$(pgrep -af "$STATE/sprites/doomed/")
 is "$?/$left" "1/" "afterwards no process on the host names the sprite's directory"
+# SIGKILL takes effect as the kernel gets to it: give a loaded machine 5 s.
+i=0
+while [ -n "$(ns_procs "$ns")" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 is "$(ns_procs "$ns")" "" "and none is left in its PID namespace"
 [ ! -e "$STATE/sprites/doomed" ]
 ok $? "its directory is gone"
