@@ -110,7 +110,8 @@ backend_ready() {
 	mkdir -p "$_state" || die "cannot create $_state for spritesd"
 	say "starting spritesd (log: $_state/spritesd.log)"
 	# Its own session: it outlives this command, and a ^C here does not stop it.
-	setsid spritesd -q -d "$_state" >>"$_state/spritesd.log" 2>&1 </dev/null &
+	# Any free port: the commands find it in the state directory.
+	setsid spritesd -q -l 127.0.0.1:0 -d "$_state" >>"$_state/spritesd.log" 2>&1 </dev/null &
 	_i=0
 	until sprite-list >/dev/null 2>&1; do
 		_i=$((_i + 1))
