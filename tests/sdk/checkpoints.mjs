@@ -15,56 +15,10 @@
 //   not ok<TAB>DESCRIPTION      with "#<TAB>TEXT" lines saying why
 // Every check is reported, and the script exits 0 if all passed.
 
-import { SpritesClient, CheckpointStream, RestoreStream } from '@fly/sprites';
-import { inspect } from 'node:util';
+import { CheckpointStream, RestoreStream } from '@fly/sprites';
+import { setup, check, show, is, ok, rejects, message, run } from './harness.mjs';
 
-const url = process.env.SPRITES_API_URL;
-const token = process.env.SPRITES_TOKEN;
-const name = process.env.SDK_TEST_SPRITE || 'sdk-checkpoints';
-if (!url || !token) {
-	console.error('checkpoints.mjs: set SPRITES_API_URL and SPRITES_TOKEN');
-	process.exit(2);
-}
-
-const checks = [];
-function check(desc, fn) { checks.push({ desc, fn }); }
-
-const show = v => inspect(v, { breakLength: Infinity });
-function is(got, want, what) {
-	if (got !== want)
-		throw new Error(`${what}: got ${show(got)}, want ${show(want)}`);
-}
-function ok(cond, what) {
-	if (!cond)
-		throw new Error(what);
-}
-async function rejects(fn, what) {
-	try {
-		const v = await fn();
-		throw Object.assign(new Error(`${what}: succeeded with ${show(v)}, want an error`), { notThrown: true });
-	} catch (e) {
-		if (e?.notThrown)
-			throw e;
-		return e;
-	}
-}
-function describe(e) {
-	return e instanceof Error ? e.message : show(e);
-}
-
-// Each check has this long, so a hung server fails it instead of the test.
-const TIMEOUT_MS = 20000;
-function timed(p, what) {
-	let t;
-	return Promise.race([
-		p,
-		new Promise((_, reject) => {
-			t = setTimeout(() => reject(new Error(`${what}: no answer in ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
-		}),
-	]).finally(() => clearTimeout(t));
-}
-
-const client = new SpritesClient(token, { baseURL: url });
+const { name, client } = setup('checkpoints.mjs', 'sdk-checkpoints');
 let sprite;
 
 // Every message of a checkpoint or restore stream, read with for await.
@@ -123,7 +77,7 @@ check('getCheckpoint("v0") returns it', async () => {
 
 check('getCheckpoint of an unknown id fails with "Checkpoint not found"', async () => {
 	const e = await rejects(() => sprite.getCheckpoint('v9'), 'getCheckpoint("v9")');
-	is(describe(e), 'Checkpoint not found: v9', 'the error');
+	is(message(e), 'Checkpoint not found: v9', 'the error');
 });
 
 check('processAll on a second createCheckpoint: v1, and listCheckpoints gives v1 then v0', async () => {
@@ -154,7 +108,7 @@ check('restoreCheckpoint("v1") brings the later files back', async () => {
 
 check('restoreCheckpoint of an unknown id fails with status 404', async () => {
 	const e = await rejects(() => sprite.restoreCheckpoint('v9'), 'restoreCheckpoint("v9")');
-	ok(/status 404/.test(describe(e)), `threw ${show(describe(e))}, want a status 404 error`);
+	ok(/status 404/.test(message(e)), `threw ${show(message(e))}, want a status 404 error`);
 });
 
 check('deleteSprite takes the checkpoints with it', async () => {
@@ -164,17 +118,4 @@ check('deleteSprite takes the checkpoints with it', async () => {
 	await client.deleteSprite(name);
 });
 
-console.log(`plan\t${checks.length}`);
-let failed = 0;
-for (const { desc, fn } of checks) {
-	try {
-		await timed(fn(), desc);
-		console.log(`ok\t${desc}`);
-	} catch (e) {
-		failed++;
-		console.log(`not ok\t${desc}`);
-		for (const line of describe(e).split('\n'))
-			console.log(`#\t${line}`);
-	}
-}
-process.exit(failed ? 1 : 0);
+await run();

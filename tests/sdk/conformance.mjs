@@ -21,68 +21,13 @@
 // (SDK 0.1.0's SpriteCommand has no public way to close or detach).
 
 import { SpritesClient, Sprite, APIError, ExecError } from '@fly/sprites';
-import { inspect } from 'node:util';
+import { setup, check, show, is, ok, rejects, describe, timed, run } from './harness.mjs';
 import { randomBytes } from 'node:crypto';
 import { spawn as spawnProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const url = process.env.SPRITES_API_URL;
-const token = process.env.SPRITES_TOKEN;
-const name = process.env.SDK_TEST_SPRITE || 'sdk-conformance';
-if (!url || !token) {
-	console.error('conformance.mjs: set SPRITES_API_URL and SPRITES_TOKEN');
-	process.exit(2);
-}
-
-const checks = [];
-function check(desc, fn) { checks.push({ desc, fn }); }
-
-// Assertion helpers: throw an Error whose message says what was got and wanted.
-const show = v => inspect(v, { breakLength: Infinity });
-function is(got, want, what) {
-	if (got !== want)
-		throw new Error(`${what}: got ${show(got)}, want ${show(want)}`);
-}
-function ok(cond, what) {
-	if (!cond)
-		throw new Error(what);
-}
-// Run fn, which must fail; return what it threw.
-async function rejects(fn, what) {
-	try {
-		const v = await fn();
-		throw Object.assign(new Error(`${what}: succeeded with ${show(v)}, want an error`), { notThrown: true });
-	} catch (e) {
-		if (e?.notThrown)
-			throw e;
-		return e;
-	}
-}
-function describe(e) {
-	if (!(e instanceof Error))
-		return show(e);
-	const extra = [];
-	for (const k of ['name', 'statusCode', 'errorCode', 'exitCode'])
-		if (e[k] !== undefined)
-			extra.push(`${k}=${show(e[k])}`);
-	return `${e.message} (${extra.join(' ')})`;
-}
-
-// Everything waits at most this long, so a hung server fails the check
-// instead of the whole test.
-const TIMEOUT_MS = 20000;
-function timed(p, what) {
-	let t;
-	return Promise.race([
-		p,
-		new Promise((_, reject) => {
-			t = setTimeout(() => reject(new Error(`${what}: no answer in ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
-		}),
-	]).finally(() => clearTimeout(t));
-}
-
-const client = new SpritesClient(token, { baseURL: url });
+const { url, token, name, client } = setup('conformance.mjs', 'sdk-conformance');
 let sprite;
 
 // How long one step inside a check (an output, an exit) may take; the whole
@@ -468,17 +413,4 @@ check('deleteSprite of a missing sprite fails with APIError 404', async () => {
 	is(e.statusCode, 404, 'statusCode');
 });
 
-console.log(`plan\t${checks.length}`);
-let failed = 0;
-for (const { desc, fn } of checks) {
-	try {
-		await timed(fn(), desc);
-		console.log(`ok\t${desc}`);
-	} catch (e) {
-		failed++;
-		console.log(`not ok\t${desc}`);
-		for (const line of describe(e).split('\n'))
-			console.log(`#\t${line}`);
-	}
-}
-process.exit(failed ? 1 : 0);
+await run();

@@ -13,54 +13,10 @@
 //   #<TAB>TEXT                    diagnostics
 // The script always prints all N results, and exits 0 if all passed.
 
-import { SpritesClient, Sprite } from '@fly/sprites';
-import { inspect } from 'node:util';
+import { Sprite } from '@fly/sprites';
+import { setup, check, show, is, ok, rejects, message, run } from './harness.mjs';
 
-const url = process.env.SPRITES_API_URL;
-const token = process.env.SPRITES_TOKEN;
-const name = process.env.SDK_TEST_SPRITE || 'sdk-policy';
-if (!url || !token) {
-	console.error('policy.mjs: set SPRITES_API_URL and SPRITES_TOKEN');
-	process.exit(2);
-}
-
-const checks = [];
-function check(desc, fn) { checks.push({ desc, fn }); }
-
-const show = v => inspect(v, { breakLength: Infinity, depth: null });
-function is(got, want, what) {
-	if (got !== want)
-		throw new Error(`${what}: got ${show(got)}, want ${show(want)}`);
-}
-function ok(cond, what) {
-	if (!cond)
-		throw new Error(what);
-}
-// Run fn, which must fail; return what it threw.
-async function rejects(fn, what) {
-	try {
-		const v = await fn();
-		throw Object.assign(new Error(`${what}: succeeded with ${show(v)}, want an error`), { notThrown: true });
-	} catch (e) {
-		if (e?.notThrown)
-			throw e;
-		return e;
-	}
-}
-const describe = e => (e instanceof Error ? e.message : show(e));
-
-const TIMEOUT_MS = 20000;
-function timed(p, what) {
-	let t;
-	return Promise.race([
-		p,
-		new Promise((_, reject) => {
-			t = setTimeout(() => reject(new Error(`${what}: no answer in ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
-		}),
-	]).finally(() => clearTimeout(t));
-}
-
-const client = new SpritesClient(token, { baseURL: url });
+const { name, client } = setup('policy.mjs', 'sdk-policy');
 let sprite;
 
 // The spec's example policy (sprites-api.md section 6).
@@ -124,24 +80,11 @@ check('updateNetworkPolicy({rules: []}) clears it', async () => {
 
 check('getNetworkPolicy of a missing sprite rejects with status 404', async () => {
 	const e = await rejects(() => client.sprite(`${name}-missing`).getNetworkPolicy(), 'getNetworkPolicy');
-	ok(/status 404/.test(describe(e)), `threw ${show(describe(e))}, want a status 404 error`);
+	ok(/status 404/.test(message(e)), `threw ${show(message(e))}, want a status 404 error`);
 });
 
 check('deleteSprite', async () => {
 	await client.deleteSprite(name);
 });
 
-console.log(`plan\t${checks.length}`);
-let failed = 0;
-for (const { desc, fn } of checks) {
-	try {
-		await timed(fn(), desc);
-		console.log(`ok\t${desc}`);
-	} catch (e) {
-		failed++;
-		console.log(`not ok\t${desc}`);
-		for (const line of describe(e).split('\n'))
-			console.log(`#\t${line}`);
-	}
-}
-process.exit(failed ? 1 : 0);
+await run();
