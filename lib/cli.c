@@ -25,3 +25,8 @@ void cli_option_error(int c, char *const argv[])
 	else
 		warnx_("unknown option %s", arg);
 }
+
+void cli_sprite_not_found(const char *sprite)
+{
+	warnx_("sprite \"%s\" not found (sprite-list shows what exists)", sprite);
+}

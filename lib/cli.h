@@ -26,4 +26,7 @@ int cli_api_hopeless(long status);
  * or ':' (optstring must start with ':' and opterr be 0). */
 void cli_option_error(int c, char *const argv[]);
 
+/* The API said 404 for a sprite: say so, and where to look. */
+void cli_sprite_not_found(const char *sprite);
+
 #endif

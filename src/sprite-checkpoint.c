@@ -78,7 +78,7 @@ static int stream(const struct sprite_config *cfg, const char *sprite, const cha
 		warnx_("checkpoint %s not found in sprite \"%s\" (sprite-checkpoint -s %s list shows them)",
 		       id, sprite, sprite);
 	else if (st == 404)
-		warnx_("sprite \"%s\" not found (sprite-list shows what exists)", sprite);
+		cli_sprite_not_found(sprite);
 	else if (st != 200)
 		cli_api_fail(what, cfg, st, rc < 0 ? NULL : &resp, err);
 	else if (f->error)
@@ -169,7 +169,7 @@ static int list(const struct sprite_config *cfg, const char *sprite)
 	if (st != 200 || !json_is_array(resp.json)) {
 		snprintf(what, sizeof what, "cannot list the checkpoints of sprite \"%s\"", sprite);
 		if (st == 404)
-			warnx_("sprite \"%s\" not found (sprite-list shows what exists)", sprite);
+			cli_sprite_not_found(sprite);
 		else
 			cli_api_fail(what, cfg, st, rc < 0 ? NULL : &resp, err);
 		api_response_free(&resp);

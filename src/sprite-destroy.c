@@ -22,7 +22,7 @@ static long destroy(const struct sprite_config *cfg, const char *name)
 	int rc = api_call(cfg, "DELETE", path, NULL, NULL, API_IDEMPOTENT, &resp, err, sizeof err);
 	long st = rc < 0 ? 0 : resp.status;
 	if (st == 404) {
-		warnx_("sprite \"%s\" not found (sprite-list shows what exists)", name);
+		cli_sprite_not_found(name);
 	} else if (st != 200 && st != 204) {
 		char *what = xasprintf("cannot destroy sprite \"%s\"", name);
 		cli_api_fail(what, cfg, st, &resp, err);

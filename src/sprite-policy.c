@@ -32,7 +32,7 @@ static int get(const struct sprite_config *cfg, const char *sprite)
 	long st = rc < 0 ? 0 : resp.status;
 	int result = EXIT_OK;
 	if (st == 404) {
-		warnx_("sprite \"%s\" not found (sprite-list shows what exists)", sprite);
+		cli_sprite_not_found(sprite);
 		result = EXIT_FAIL;
 	} else if (st != 200 || !json_is_object(resp.json)) {
 		snprintf(what, sizeof what, "cannot get the network policy of sprite \"%s\"", sprite);
@@ -55,7 +55,7 @@ static int set(const struct sprite_config *cfg, const char *sprite, json_t *doc)
 	long st = rc < 0 ? 0 : resp.status;
 	int result = EXIT_OK;
 	if (st == 404) {
-		warnx_("sprite \"%s\" not found (sprite-list shows what exists)", sprite);
+		cli_sprite_not_found(sprite);
 		result = EXIT_FAIL;
 	} else if (st != 200 && st != 204) {
 		snprintf(what, sizeof what, "cannot set the network policy of sprite \"%s\"", sprite);

@@ -32,7 +32,7 @@ static int list(const struct sprite_config *cfg, const char *sprite)
 	if (st != 200) {
 		snprintf(what, sizeof what, "cannot list the sessions of sprite \"%s\"", sprite);
 		if (st == 404)
-			warnx_("sprite \"%s\" not found (sprite-list shows what exists)", sprite);
+			cli_sprite_not_found(sprite);
 		else
 			cli_api_fail(what, cfg, st, rc < 0 ? NULL : &resp, err);
 		api_response_free(&resp);

@@ -3,7 +3,7 @@
 # (createCheckpoint, listCheckpoints, getCheckpoint, restoreCheckpoint and
 # their NDJSON streams) against a real spritesd.  tests/sdk/checkpoints.mjs
 # does the checks; this turns its results into TAP, as tests/50-sdk.t does for
-# the general ones.  Each check has 20 s, and node as a whole 120 s
+# the general ones.  Each check has 20 s, and node as a whole 120 s,
 # so a hang fails the test instead of blocking it.
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
