@@ -177,28 +177,12 @@ static const char *unavailable(struct sprite *sp, char *buf, size_t len)
 	return buf;
 }
 
-static int write_json_atomic(json_t *o, const char *path)
-{
-	char *tmp = xasprintf("%s.tmp", path);
-	int r = json_dump_file(o, tmp, JSON_COMPACT);
-	if (r == 0)
-		r = rename(tmp, path);
-	if (r < 0)
-		unlink(tmp);
-	free(tmp);
-	return r;
-}
 
 static void set_source(struct sprite *sp, const char *id)
 {
-	char *path = xasprintf("%s/checkpoints/source", sp->dir), *tmp = xasprintf("%s.tmp", path);
-	FILE *f = fopen(tmp, "we");
-	if (f && fprintf(f, "%s\n", id) > 0 && fclose(f) == 0)
-		rename(tmp, path);
-	else if (f)
-		fclose(f);
-	unlink(tmp);
-	free(tmp);
+	char *path = xasprintf("%s/checkpoints/source", sp->dir), *line = xasprintf("%s\n", id);
+	write_file_atomic(path, line, 0644);
+	free(line);
 	free(path);
 }
 
@@ -271,7 +255,7 @@ static int create(struct lws *wsi, struct conn *c, struct sprite *sp)
 	                      "is_auto", 0);
 	if (source)
 		json_object_set_new(o, "source_id", json_string(source));
-	if (r == 0 && write_json_atomic(o, meta) < 0) {
+	if (r == 0 && write_json_atomic(meta, o) < 0) {
 		e = errno;
 		remove_tree(snap);
 		r = -1;

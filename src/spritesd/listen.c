@@ -116,20 +116,6 @@ static int needs_rewrite(const char *line, size_t len)
 	return 0;
 }
 
-/* End of the head (after its blank line) within buf[0..len), or 0. */
-static size_t head_end(const char *buf, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i++) {
-		if (buf[i] != '\n')
-			continue;
-		if (buf[i + 1] == '\n')
-			return i + 2;
-		if (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
-			return i + 3;
-	}
-	return 0;
-}
-
 static void sniff_resume(lws_sorted_usec_list_t *sul)
 {
 	struct sniff *sn = lws_container_of(sul, struct sniff, sul_wait);
@@ -159,7 +145,7 @@ static int sniff_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	if (n <= 0)
 		return -1;
 	char *nl = memchr(sn->buf, '\n', (size_t)n);
-	size_t end = head_end(sn->buf, (size_t)n);
+	size_t end = proxyreq_head_end((const uint8_t *)sn->buf, (size_t)n);
 	if (nl && (strncmp(sn->buf, "GET ", 4) || !needs_rewrite(sn->buf, (size_t)(nl - sn->buf)))) {
 		hand_over(sn, 0, 0);
 		return -1;

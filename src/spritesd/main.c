@@ -68,25 +68,6 @@ static int mkdir_p(const char *path, mode_t mode)
 	return r;
 }
 
-/* Write path atomically (tmp + rename) with the given mode. */
-static int write_atomic(const char *path, const char *data, mode_t mode)
-{
-	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0) {
-		free(tmp);
-		return -1;
-	}
-	int r = write_all(fd, data, strlen(data));
-	if (close(fd) < 0)
-		r = -1;
-	if (r == 0)
-		r = rename(tmp, path);
-	if (r < 0)
-		unlink(tmp);
-	free(tmp);
-	return r;
-}
 
 /* The token file: created once (random, 0600), then reused across restarts. */
 static char *load_or_create_token(const char *statedir)
@@ -105,7 +86,7 @@ static char *load_or_create_token(const char *statedir)
 	for (size_t i = 0; i < sizeof raw; i++)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
 	strcat(hex, "\n");
-	if (write_atomic(path, hex, 0600) < 0)
+	if (write_file_atomic(path, hex, 0600) < 0)
 		die(EXIT_FAIL, "cannot write %s: %s", path, strerror(errno));
 	free(path);
 	hex[2 * sizeof raw] = '\0';
@@ -328,7 +309,7 @@ int main(int argc, char **argv)
 
 	char *url_path = xasprintf("%s/url", srv.statedir);
 	char *url_line = xasprintf("%s\n", srv.base_url);
-	if (write_atomic(url_path, url_line, 0644) < 0)
+	if (write_file_atomic(url_path, url_line, 0644) < 0)
 		die(EXIT_FAIL, "cannot write %s: %s", url_path, strerror(errno));
 	free(url_line);
 

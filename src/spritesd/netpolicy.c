@@ -45,23 +45,6 @@ struct policy *netpolicy_get(struct sprite *sp)
 	return sp->policy;
 }
 
-/* Write doc to path atomically (a reader sees the old file or the new). */
-static int write_json(const char *path, json_t *doc)
-{
-	char *tmp = xasprintf("%s.tmp", path);
-	char *s = json_dumps(doc, JSON_COMPACT);
-	FILE *f = s ? fopen(tmp, "w") : NULL;
-	int r = f && fprintf(f, "%s\n", s) >= 0 ? 0 : -1;
-	if (f && fclose(f) != 0)
-		r = -1;
-	if (r == 0)
-		r = rename(tmp, path);
-	if (r < 0)
-		unlink(tmp);
-	free(s);
-	free(tmp);
-	return r;
-}
 
 char *netpolicy_publish(struct sprite *sp, char *err, size_t errlen)
 {
@@ -69,7 +52,7 @@ char *netpolicy_publish(struct sprite *sp, char *err, size_t errlen)
 	 * it shows inside, where a file bind would keep the old inode. */
 	char *dir = xasprintf("%s/policy", sp->dir);
 	char *file = xasprintf("%s/network.json", dir);
-	int r = mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : write_json(file, netpolicy_get(sp)->doc);
+	int r = mkdir(dir, 0755) < 0 && errno != EEXIST ? -1 : write_json_atomic(file, netpolicy_get(sp)->doc);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot write %s: %s", file, strerror(errno));
 		free(dir);
@@ -93,7 +76,7 @@ static int set_policy(struct lws *wsi, struct conn *c, struct sprite *sp)
 	if (!p)
 		return http_respond_error(wsi, c, 400, "bad_request", err);
 	char *path = policy_path(sp);
-	int r = write_json(path, p->doc);
+	int r = write_json_atomic(path, p->doc);
 	if (r < 0) {
 		snprintf(err, sizeof err, "cannot save the policy in %s: %s", path, strerror(errno));
 		free(path);

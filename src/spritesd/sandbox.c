@@ -362,7 +362,7 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	char *path = sandbox_file(sp);
 	json_t *state = json_pack("{s:i, s:I}", "init_pid", (int)pid, "start_time",
 	                          (json_int_t)sp->sb.start_time);
-	json_dump_file(state, path, JSON_COMPACT);
+	write_json_atomic(path, state);
 	json_decref(state);
 	free(path);
 

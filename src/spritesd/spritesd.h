@@ -87,6 +87,11 @@ struct server {
 };
 
 /* ---- store.c ---- */
+/* Write path whole or not at all (a temporary file renamed over it): a
+ * reader, or a crash, sees the old contents or the new.  0 or -1 (errno). */
+int write_file_atomic(const char *path, const char *data, mode_t mode);
+/* The same with doc as one compact JSON line, mode 0644. */
+int write_json_atomic(const char *path, json_t *doc);
 int store_load(struct server *srv);
 struct sprite *store_find(struct server *srv, const char *name);
 /* Create a sprite; on failure returns NULL with *status/err set. */

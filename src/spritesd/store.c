@@ -33,16 +33,41 @@ static char *uuid4(void)
 	                 b[11], b[12], b[13], b[14], b[15]);
 }
 
-int store_save(struct sprite *sp)
+int write_file_atomic(const char *path, const char *data, mode_t mode)
 {
-	char *path = xasprintf("%s/sprite.json", sp->dir);
-	char *tmp = xasprintf("%s.tmp", path);
-	int r = json_dump_file(sp->meta, tmp, JSON_COMPACT);
+	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		free(tmp);
+		return -1;
+	}
+	int r = write_all(fd, data, strlen(data));
+	if (close(fd) < 0)
+		r = -1;
 	if (r == 0)
 		r = rename(tmp, path);
 	if (r < 0)
 		unlink(tmp);
 	free(tmp);
+	return r;
+}
+
+int write_json_atomic(const char *path, json_t *doc)
+{
+	char *s = json_dumps(doc, JSON_COMPACT);
+	if (!s)
+		return -1;
+	char *line = xasprintf("%s\n", s);
+	int r = write_file_atomic(path, line, 0644);
+	free(line);
+	free(s);
+	return r;
+}
+
+int store_save(struct sprite *sp)
+{
+	char *path = xasprintf("%s/sprite.json", sp->dir);
+	int r = write_json_atomic(path, sp->meta);
 	free(path);
 	return r;
 }
