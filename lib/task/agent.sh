@@ -275,8 +275,15 @@ cat >"$dir/task-launch.tmp.$$" <<'EOF'
 # command line TASK_AGENT (default: claude --dangerously-skip-permissions)
 # with the prompt appended as one final argument: the prompt is read here,
 # as data, and never parsed by a shell.  The agent's secrets come from the
-# 0600 file TASK_ENV_FILE (default ~/.config/task/agent.env).
+# 0600 file TASK_ENV_FILE (default ~/.config/task/agent.env).  The Python
+# environment TASK_VENV, when it exists, comes first on PATH.
 PATH=$HOME/.local/bin:$PATH
+# The project's Python environment (task sprite init makes it): first.
+if [ -n "${TASK_VENV:-}" ] && [ -x "$TASK_VENV/bin/python" ]; then
+	VIRTUAL_ENV=$TASK_VENV
+	PATH=$TASK_VENV/bin:$PATH
+	export VIRTUAL_ENV
+fi
 export PATH
 env_file=${TASK_ENV_FILE-$HOME/.config/task/agent.env}
 if [ -n "$env_file" ] && [ -r "$env_file" ]; then
@@ -320,7 +327,7 @@ fi
 # this machine is not.
 set -- -e "TASK_ID=$id" -e CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 -e "TASK_AGENT=$agent"
 if [ "$mode" = sprite ]; then
-	set -- "$@" -e IS_SANDBOX=1
+	set -- "$@" -e IS_SANDBOX=1 -e "TASK_VENV=$repo/.venv"
 else
 	set -- "$@" -e "TASK_HOOKS_FILE=$dir/hooks.jsonl" -e "TASK_CLAUDE_SETTINGS=$dir/claude/settings.json" \
 		-e "TASK_HOOK=$TASK_HOOK" -e TASK_ENV_FILE=

@@ -123,30 +123,34 @@ code_in() {
 
 # The script that installs the project's dependencies in the sprite, by its
 # marker files, once: again only when one of them changed (their checksum
-# is kept in /workspace/.git/task-deps).  Prints unchanged, none, installed
-# or failed; progress on stderr.
+# is kept in /workspace/.git/task-deps, taken after the installers ran, as
+# they may write lock files).  Prints unchanged, none, installed or failed;
+# progress on stderr.
 deps_script() {
 	cat <<'SCRIPT'
 set -u
 cd /workspace 2>/dev/null || { echo "task: no /workspace in the sprite" >&2; exit 1; }
 stamp=.git/task-deps
-files=
-for f in Gemfile Gemfile.lock package.json package-lock.json requirements.txt go.mod go.sum \
-	Cargo.toml Cargo.lock bin/setup; do
-	[ -f "$f" ] && files="$files $f"
-done
-sum=$(for f in $files; do printf '%s ' "$f"; cksum <"$f"; done | cksum)
-if [ "$sum" = "$(cat "$stamp" 2>/dev/null)" ]; then
+markers() {
+	for f in Gemfile Gemfile.lock package.json package-lock.json requirements.txt go.mod go.sum \
+		Cargo.toml Cargo.lock bin/setup; do
+		[ ! -f "$f" ] || echo "$f"
+	done
+}
+markers_sum() { markers | while IFS= read -r f; do printf '%s ' "$f"; cksum <"$f"; done | cksum; }
+if [ "$(markers_sum)" = "$(cat "$stamp" 2>/dev/null)" ]; then
 	echo "task: dependencies unchanged: not installed again" >&2
 	echo unchanged
 	exit 0
 fi
-if [ -z "$files" ]; then
-	echo "$sum" >"$stamp"
+if [ -z "$(markers)" ]; then
+	markers_sum >"$stamp"
 	echo none
 	exit 0
 fi
 PATH=$HOME/.local/bin:$PATH
+PIP_DISABLE_PIP_VERSION_CHECK=1
+export PIP_DISABLE_PIP_VERSION_CHECK
 failed=
 note() { printf 'task: %s\n' "$*" >&2; }
 # install MARKER COMMAND...: run it, unless its program is not installed.
@@ -160,17 +164,36 @@ install() {
 	note "$m: $*"
 	"$@" </dev/null >&2 || { note "$m: $* failed"; failed=1; }
 }
+# exclude PATTERN: git leaves what installers make here out of its status.
+exclude() {
+	e=.git/info/exclude
+	grep -qxF "$1" "$e" 2>/dev/null || { mkdir -p .git/info && echo "$1" >>"$e"; }
+}
+if [ -f Gemfile ] && command -v bundle >/dev/null 2>&1 &&
+	! grep -qs '^BUNDLE_PATH:' "$HOME/.bundle/config"; then
+	# Gems go to the sprite's home: kept across restarts and shared by every
+	# worktree (the system's gem directory may be read-only, or not kept).
+	bundle config set --global path "$HOME/.bundle/gems" </dev/null >&2
+fi
 [ ! -f Gemfile ] || install Gemfile bundle install
 if [ -f package-lock.json ]; then
-	install package-lock.json npm ci
+	install package-lock.json npm ci --no-audit --no-fund
 elif [ -f package.json ]; then
-	install package.json npm install
+	install package.json npm install --no-audit --no-fund
 fi
+# Python packages go to a virtual environment, /workspace/.venv (systems
+# refuse pip installs of their own Python, PEP 668); agents get it first on
+# their PATH.
 if [ -f requirements.txt ]; then
-	if command -v pip >/dev/null 2>&1; then
-		install requirements.txt pip install -r requirements.txt
+	if ! command -v python3 >/dev/null 2>&1; then
+		note "requirements.txt: python3 is not installed in the sprite: skipped"
+	elif [ -x .venv/bin/pip ] || { note "requirements.txt: python3 -m venv .venv" &&
+		python3 -m venv .venv </dev/null >&2; }; then
+		exclude /.venv/
+		install requirements.txt .venv/bin/pip install -r requirements.txt
 	else
-		install requirements.txt pip3 install -r requirements.txt
+		note "requirements.txt: cannot make the virtual environment /workspace/.venv (is python3's venv module installed?)"
+		failed=1
 	fi
 fi
 [ ! -f go.mod ] || install go.mod go mod download
@@ -181,7 +204,7 @@ fi
 if [ -n "$failed" ]; then
 	echo failed
 else
-	echo "$sum" >"$stamp"
+	markers_sum >"$stamp"
 	echo installed
 fi
 SCRIPT
