@@ -119,7 +119,7 @@ is "$(in_sprite 'echo hello | PATH=~/.local/bin:$PATH go mod download; cat ~/too
 task project add deps "$R" >/dev/null || { echo "Bail out! task project add"; exit 1; }
 
 # ---- task sprite init: every marker, once ----
-run task sprite init deps
+run task sprite init deps --allow mirror.example.org --allow '*.pkg.example.com'
 is "$rc" 0 "task sprite init deps: exit 0"
 is "$(printf '%s' "$out" | jq -r .dependencies)" installed "it says the dependencies were installed"
 is "$(notes)" "task: Gemfile: bundle install
@@ -144,8 +144,8 @@ is "$(in_sprite 'grep "^BUNDLE_PATH:" ~/.bundle/config; cd /workspace && bundle 
 	'BUNDLE_PATH: "/home/sprite/.bundle/gems"
 hi from bundler' "bundler installs into the sprite's home, and bundle exec finds the gem"
 is "$(sprite-policy -s "$S" get | jq -r '[.rules[].domain] | join(" ")')" \
-	"api.anthropic.com github.com rubygems.org index.rubygems.org registry.npmjs.org pypi.org files.pythonhosted.org proxy.golang.org sum.golang.org crates.io static.crates.io index.crates.io" \
-	"the network policy allows the registries of these markers"
+	"api.anthropic.com github.com rubygems.org index.rubygems.org registry.npmjs.org pypi.org files.pythonhosted.org proxy.golang.org sum.golang.org crates.io static.crates.io index.crates.io mirror.example.org *.pkg.example.com" \
+	"the network policy allows the registries of these markers, and the hosts given with --allow"
 
 # ---- task sprite sync: again only when a marker changed ----
 run task sprite sync deps

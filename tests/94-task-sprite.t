@@ -100,6 +100,18 @@ stderr_is 'task: project "web" has no sprite: run task sprite init web first' "a
 is "$(q 'SELECT status, started_at IS NULL FROM tasks WHERE id = 1')" "backlog|1" "the task is left as it was"
 run task sprite frob web
 is "$rc" 2 "an unknown sprite command: exit 2"
+run task sprite init
+is "$rc" 2 "sprite init without a project: exit 2"
+stderr_is 'task: sprite init needs a project: task sprite init PROJECT [--allow HOST]...' "and the usage, one line"
+run task sprite init web --allow
+is "$rc" 2 "--allow without a host: exit 2"
+stderr_is 'task: --allow needs a host: task sprite init PROJECT [--allow HOST]...' "and one line"
+run task sprite checkpoint web -x
+is "$rc" 2 "an unknown option: exit 2"
+stderr_is 'task: sprite checkpoint: unknown option "-x" (task sprite checkpoint PROJECT [-m COMMENT])' "and one line naming it"
+run task sprite attach web --task 1 other
+is "$rc" 2 "two projects: exit 2"
+stderr_is 'task: sprite attach takes one project: task sprite attach PROJECT [--task ID]' "and one line"
 run task execute x1
 is "$rc" 2 "a task id that is not a number: exit 2"
 

@@ -26,6 +26,38 @@ one_project() {
 	project_load "$1"
 }
 
+# project_args WHAT OPTIONS NOUN SYNOPSIS ARGS...: parse the ARGS of "task
+# sprite WHAT PROJECT SYNOPSIS": the project in _p; the last value of the
+# option in _v, every one in _vs (a line each).  OPTIONS are the option's
+# names, "|" between; NOUN says what its value is.
+project_args() {
+	_what=$1 _opts=$2 _noun=$3
+	_usage="task sprite $1 PROJECT $4"
+	shift 4
+	_p='' _v='' _vs=''
+	while [ $# -gt 0 ]; do
+		_known=
+		case $1 in
+		*'|'*) ;; # in no option's name
+		*) case "|$_opts|" in *"|$1|"*) _known=1 ;; esac ;;
+		esac
+		if [ -n "$_known" ]; then
+			[ $# -ge 2 ] || usage_die "$1 needs a $_noun: $_usage"
+			_v=$2 _vs="$_vs$2
+"
+			shift
+		else
+			case $1 in
+			-*) usage_die "sprite $_what: unknown option \"$1\" ($_usage)" ;;
+			esac
+			[ -z "$_p" ] || usage_die "sprite $_what takes one project: $_usage"
+			_p=$1
+		fi
+		shift
+	done
+	[ -n "$_p" ] || usage_die "sprite $_what needs a project: $_usage"
+}
+
 # ---- code in: the project's history as a git bundle through exec stdin ----
 
 # The script that takes a bundle in, run in the sprite by sh -s with: the
@@ -312,24 +344,8 @@ policy_hosts() {
 # ---- task sprite init ----
 
 sprite_init() {
-	_p='' _extra=''
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--allow)
-			[ $# -ge 2 ] || usage_die "--allow needs a host: task sprite init PROJECT [--allow HOST]..."
-			_extra="$_extra
-$2"
-			shift
-			;;
-		-*) usage_die "sprite init: unknown option \"$1\" (task sprite init PROJECT [--allow HOST]...)" ;;
-		*)
-			[ -z "$_p" ] || usage_die "sprite init takes one project: task sprite init PROJECT [--allow HOST]..."
-			_p=$1
-			;;
-		esac
-		shift
-	done
-	[ -n "$_p" ] || usage_die "sprite init needs a project: task sprite init PROJECT [--allow HOST]..."
+	project_args init --allow host '[--allow HOST]...' "$@"
+	_extra=$_vs
 	db_init
 	project_load "$_p"
 	git -C "$P_PATH" rev-parse -q --verify HEAD >/dev/null 2>&1 ||
@@ -435,23 +451,8 @@ sprite_sync() {
 # ---- task sprite attach ----
 
 sprite_attach() {
-	_p='' _t=''
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--task)
-			[ $# -ge 2 ] || usage_die "--task needs a task id: task sprite attach PROJECT [--task ID]"
-			_t=$2
-			shift
-			;;
-		-*) usage_die "sprite attach: unknown option \"$1\" (task sprite attach PROJECT [--task ID])" ;;
-		*)
-			[ -z "$_p" ] || usage_die "sprite attach takes one project: task sprite attach PROJECT [--task ID]"
-			_p=$1
-			;;
-		esac
-		shift
-	done
-	[ -n "$_p" ] || usage_die "sprite attach needs a project: task sprite attach PROJECT [--task ID]"
+	project_args attach --task 'task id' '[--task ID]' "$@"
+	_t=$_v
 	project_load "$_p"
 	if [ -n "$_t" ]; then
 		task_load "$_t"
@@ -480,23 +481,8 @@ sprite_attach() {
 # ---- checkpoints ----
 
 sprite_checkpoint() {
-	_p='' _m=''
-	while [ $# -gt 0 ]; do
-		case $1 in
-		-m | --comment)
-			[ $# -ge 2 ] || usage_die "-m needs a comment: task sprite checkpoint PROJECT [-m COMMENT]"
-			_m=$2
-			shift
-			;;
-		-*) usage_die "sprite checkpoint: unknown option \"$1\" (task sprite checkpoint PROJECT [-m COMMENT])" ;;
-		*)
-			[ -z "$_p" ] || usage_die "sprite checkpoint takes one project: task sprite checkpoint PROJECT [-m COMMENT]"
-			_p=$1
-			;;
-		esac
-		shift
-	done
-	[ -n "$_p" ] || usage_die "sprite checkpoint needs a project: task sprite checkpoint PROJECT [-m COMMENT]"
+	project_args checkpoint '-m|--comment' comment '[-m COMMENT]' "$@"
+	_m=$_v
 	project_load "$_p"
 	sprite_needed
 	sprite-checkpoint -s "$S_NAME" create -m "$_m" >"$TASK_TMP/cp" 2>"$TASK_TMP/cp.err" ||
