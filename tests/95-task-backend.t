@@ -1,7 +1,8 @@
 #!/bin/sh
 # task follows the configuration: with no API configured it starts the
 # local spritesd itself (its state in $XDG_STATE_HOME/spritesd), once, and
-# uses it; with a Fly.io token stored by `task sprite token` it goes there.
+# uses it; with a Fly.io token stored by `task sprite token` it goes there
+# (a spritesd of its own, token-protected, stands in for api.sprites.dev).
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -42,6 +43,59 @@ SPRITES_API_URL=http://127.0.0.1:9 run task sprite status web
 is "$rc" 1 "with the token and an API that does not answer: exit 1"
 like "$err" "task: cannot reach the Sprites API" "one clear line"
 unlike "$err" "secret-token-123" "the token is not in the message"
+
+# The Fly.io path end to end: a spritesd with a state directory of its own
+# stands in for api.sprites.dev at SPRITES_API_URL, and only the stored
+# token gets in.
+spritesd -q -l 127.0.0.1:0 -d "$T/remote" >>"$T/remote.log" 2>&1 &
+RPID=$!
+DPID=
+trap 'kill "$DPID" 2>/dev/null; SPRITES_TOKEN_FILE=$T/remote/token SPRITES_API_URL=$RURL sprite-destroy task-web >/dev/null 2>&1
+	kill "$RPID"; wait "$RPID"; pkill -TERM -f "spritesd -q -l 127.0.0.1:0 -d $STATE" 2>/dev/null; sleep 0.3; cleanup' EXIT
+i=0
+while [ ! -s "$T/remote/url" ] && [ "$i" -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+RURL=$(cat "$T/remote/url")
+export SPRITES_API_URL="$RURL"
+task sprite token <"$T/remote/token" >/dev/null 2>&1
+run task sprite init web
+is "$rc" 0 "with a token and its API: task sprite init exit 0"
+unlike "$err" "starting spritesd" "no local spritesd is started"
+is "$(SPRITES_TOKEN_FILE=$T/remote/token sprite-list | jq -r .name)" task-web "the sprite is made there, with the token"
+run task sprite status web
+is "$rc/$(printf '%s' "$out" | jq -c '[.sprite, .status, .sprite_status]')" '0/["task-web","running","ready"]' \
+	"task sprite status asks that API"
+task daemon --interval 0.3 >/dev/null 2>"$T/daemon.err" &
+DPID=$!
+i=0
+while ! grep -q "following the hook events of sprite task-web" "$T/daemon.err" && [ "$i" -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+grep -q "following the hook events of sprite task-web" "$T/daemon.err"
+ok $? "task daemon follows the sprite there"
+# Its pipeline: a sprite-tail that has that API and the stored token.
+tails() {
+	for p in $(pgrep -x sprite-tail); do
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+			grep -qx "SPRITES_API_URL=$RURL" && tr '\0' '\n' <"/proc/$p/environ" |
+			grep -x 'SPRITES_TOKEN_FILE=.*'
+	done
+}
+i=0
+while [ -z "$(tails)" ] && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+is "$(tails)" "SPRITES_TOKEN_FILE=$HOME/.config/sprite-tools/token" "its sprite-tail uses that API, with the stored token's file"
+pgrep -f -- "$(cat "$T/remote/token")" >/dev/null
+ok $((!$?)) "and the token is on no process's command line"
+kill "$DPID"
+wait "$DPID"
+DPID=
+grep -qF "$(cat "$T/remote/token")" "$T/daemon.err" "$TASK_DB"
+ok $((!$?)) "nor in its log, nor in the database"
+printf 'not-the-token\n' | task sprite token >/dev/null 2>&1
+run task sprite status web
+is "$rc" 1 "a wrong token: exit 1"
+is "$err" "task: cannot reach the Sprites API: the API at $RURL refused the token from SPRITES_TOKEN_FILE (401): check it" \
+	"one line saying the token was refused"
 
 plan "$tap_n"
 done_testing
