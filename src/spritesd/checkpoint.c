@@ -19,10 +19,15 @@
  * checkpoint: it is not listed, and the next create replaces it.  Restore
  * stops the sprite (its processes belong to files that are going) and swaps
  * a writable snapshot of vN in for fs/ with one rename; the old files are
- * deleted afterwards by a detached process.  The work is done in the
- * request's callback: an ioctl or two, milliseconds, except that btrfs first
- * writes out data the sprite wrote and the kernel has not yet (seconds after
- * writing a GiB), during which spritesd answers nothing else. */
+ * deleted afterwards by a detached process.
+ *
+ * A sprite's creates and restores run one at a time, in the order asked: a
+ * restore must not swap the files out from under a snapshot being taken,
+ * and ids are given in order.  A create's snapshot is taken by a child
+ * process: btrfs first writes out what the sprite wrote and the kernel has
+ * not yet (seconds after a GiB), which spritesd's event loop must not wait
+ * for.  Its exit status is the errno; its end, EOF on a pipe the loop
+ * watches.  A client that goes away does not stop its request. */
 #include "spritesd.h"
 #include "util.h"
 
@@ -39,6 +44,17 @@
 #include <unistd.h>
 
 #define ID_DIGITS_MAX 9 /* v0 .. v999999999 */
+
+struct cp_req {
+	lws_dll2_t list;       /* in sprite->cp_queue; the head is the one running */
+	struct sprite *sp;
+	struct conn *conn;     /* NULL once the client has gone */
+	int restore;
+	char id[24];           /* a restore's checkpoint; the one a create makes */
+	char *comment;
+	pid_t pid;             /* the process taking a create's snapshot, or 0 */
+	struct lws *pipe_wsi;  /* its end: EOF on this pipe */
+};
 
 static void now_rfc3339(char *buf, size_t len)
 {
@@ -133,9 +149,11 @@ static json_t *event(const char *type, const char *key, const char *text)
 	return json_pack("{s:s, s:s, s:s}", "type", type, key, text, "time", now);
 }
 
+/* The helpers below write nothing once the client has gone (c NULL). */
 static void info(struct conn *c, const char *text)
 {
-	http_stream_line(c, event("info", "data", text));
+	if (c)
+		http_stream_line(c, event("info", "data", text));
 }
 
 /* The stream's last line: an error event, then the end. */
@@ -147,8 +165,10 @@ static int fail(struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	http_stream_line(c, event("error", "error", msg));
-	http_stream_end(c);
+	if (c) {
+		http_stream_line(c, event("error", "error", msg));
+		http_stream_end(c);
+	}
 	return 0;
 }
 
@@ -156,8 +176,10 @@ static int finish(struct conn *c, const char *fmt, const char *id)
 {
 	char msg[128];
 	snprintf(msg, sizeof msg, fmt, id);
-	http_stream_line(c, event("complete", "data", msg));
-	http_stream_end(c);
+	if (c) {
+		http_stream_line(c, event("complete", "data", msg));
+		http_stream_end(c);
+	}
 	return 0;
 }
 
@@ -198,36 +220,100 @@ static char *get_source(struct sprite *sp)
 	return s;
 }
 
-static int create(struct lws *wsi, struct conn *c, struct sprite *sp)
+/* ---- the queue ---- */
+
+static void run_queue(struct sprite *sp);
+
+static void req_free(struct cp_req *r)
 {
-	const char *comment = "";
-	json_t *body = NULL;
-	if (c->body_len) {
-		json_error_t jerr;
-		body = json_loadb(c->body, c->body_len, 0, &jerr);
-		json_t *jc = json_object_get(body, "comment");
-		if (!json_is_object(body) || (jc && !json_is_string(jc) && !json_is_null(jc))) {
-			json_decref(body);
-			return http_respond_error(wsi, c, 400, "bad_request",
-			                          "the body must be a JSON object, {\"comment\":\"...\"} or {}");
-		}
-		if (json_is_string(jc))
-			comment = json_string_value(jc);
+	lws_dll2_remove(&r->list);
+	if (r->conn)
+		r->conn->cp_req = NULL;
+	free(r->comment);
+	free(r);
+}
+
+/* Queue a request (its stream begun) and run what can run. */
+static int enqueue(struct conn *c, struct sprite *sp, int restore, const char *id, const char *comment)
+{
+	struct cp_req *r = xcalloc(1, sizeof *r);
+	r->sp = sp;
+	r->conn = c;
+	r->restore = restore;
+	snprintf(r->id, sizeof r->id, "%s", id);
+	r->comment = xstrdup(comment);
+	c->cp_req = r;
+	if (lws_dll2_get_head(&sp->cp_queue))
+		info(c, "Waiting for the checkpoint operation before it...");
+	lws_dll2_add_tail(&r->list, &sp->cp_queue);
+	run_queue(sp);
+	return 0;
+}
+
+void checkpoint_request_closed(struct conn *c)
+{
+	if (c->cp_req)
+		c->cp_req->conn = NULL;
+	c->cp_req = NULL;
+}
+
+/* ---- create ---- */
+
+/* The snapshot is taken (e == 0) or not (errno e): its API object, then
+ * the stream's end. */
+static void create_done(struct cp_req *r, int e)
+{
+	struct sprite *sp = r->sp;
+	char *snap = cp_path(sp, r->id, ""), *meta = cp_path(sp, r->id, ".json");
+	char now[32];
+	now_rfc3339(now, sizeof now);
+	char *source = get_source(sp);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "id", r->id, "create_time", now, "comment", r->comment,
+	                      "is_auto", 0);
+	if (source)
+		json_object_set_new(o, "source_id", json_string(source));
+	if (e == 0 && write_json_atomic(meta, o) < 0) {
+		e = errno;
+		remove_tree(snap);
 	}
-	if (http_stream_begin(wsi, c, 200) < 0) {
-		json_decref(body);
-		return -1;
+	json_decref(o);
+	free(source);
+	free(snap), free(meta);
+	if (e) {
+		fail(r->conn, "Checkpoint failed: %s%s", strerror(e),
+		     e == ENOSPC ? " (the btrfs volume is full: destroy sprites, or restart spritesd "
+		                   "on a new state directory with a larger --volume-size)" : "");
+		return;
 	}
-	info(c, "Creating checkpoint...");
+	set_source(sp, r->id);
+	finish(r->conn, "Checkpoint %s created", r->id);
+}
+
+/* The snapshot's process has ended (or is ending): its errno. */
+static int snapshot_result(struct cp_req *r)
+{
+	int status;
+	pid_t w;
+	while ((w = waitpid(r->pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	r->pid = 0;
+	if (w < 0 || !WIFEXITED(status))
+		return EIO;
+	return WEXITSTATUS(status);
+}
+
+/* Start a create: 1 when its snapshot's process runs, 0 when it is over
+ * (failed, and said so). */
+static int create_start(struct cp_req *r)
+{
+	struct sprite *sp = r->sp;
+	struct conn *c = r->conn;
 	char why[512];
 	const char *no = unavailable(sp, why, sizeof why);
-	if (no) {
-		json_decref(body);
+	if (no)
 		return fail(c, "Checkpoint failed: %s", no);
-	}
 	char *dir = xasprintf("%s/checkpoints", sp->dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		json_decref(body);
 		int e = errno;
 		free(dir);
 		return fail(c, "Checkpoint failed: cannot create %s/checkpoints: %s", sp->dir, strerror(e));
@@ -236,40 +322,66 @@ static int create(struct lws *wsi, struct conn *c, struct sprite *sp)
 	long *nums, highest;
 	cp_numbers(sp, &nums, &highest);
 	free(nums);
-	char id[24];
-	snprintf(id, sizeof id, "v%ld", highest + 1);
-	if (id_number(id) < 0) {
-		json_decref(body);
+	snprintf(r->id, sizeof r->id, "v%ld", highest + 1);
+	if (id_number(r->id) < 0)
 		return fail(c, "Checkpoint failed: sprite \"%s\" has used every checkpoint id", sp->name);
-	}
-	char *fs = xasprintf("%s/fs", sp->dir), *snap = cp_path(sp, id, ""), *meta = cp_path(sp, id, ".json");
+	char *fs = xasprintf("%s/fs", sp->dir), *snap = cp_path(sp, r->id, "");
 	/* A snapshot left without its .json by a crash: replaced. */
 	remove_tree(snap);
 	info(c, "Saving filesystem state...");
-	int r = subvol_snapshot(fs, snap, 1);
-	int e = errno;
-	char now[32];
-	now_rfc3339(now, sizeof now);
-	char *source = get_source(sp);
-	json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "id", id, "create_time", now, "comment", comment,
-	                      "is_auto", 0);
-	if (source)
-		json_object_set_new(o, "source_id", json_string(source));
-	if (r == 0 && write_json_atomic(meta, o) < 0) {
-		e = errno;
-		remove_tree(snap);
-		r = -1;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		int e = errno;
+		free(fs), free(snap);
+		return fail(c, "Checkpoint failed: pipe: %s", strerror(e));
 	}
-	json_decref(o);
-	json_decref(body);
-	free(source);
-	free(fs), free(snap), free(meta);
-	if (r < 0)
-		return fail(c, "Checkpoint failed: %s%s", strerror(e),
-		            e == ENOSPC ? " (the btrfs volume is full: destroy sprites, or restart spritesd "
-		                          "on a new state directory with a larger --volume-size)" : "");
-	set_source(sp, id);
-	return finish(c, "Checkpoint %s created", id);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* Holding none of our sockets (a client's connection must close
+		 * when we close it), only the pipe's write end, as fd 3. */
+		if (dup2(p[1], 3) < 0)
+			_exit(EIO);
+		close_range(4, ~0U, 0);
+		_exit(subvol_snapshot(fs, snap, 1) < 0 ? errno : 0);
+	}
+	int e = errno;
+	close(p[1]);
+	free(fs), free(snap);
+	if (pid < 0) {
+		close(p[0]);
+		return fail(c, "Checkpoint failed: fork: %s", strerror(e));
+	}
+	r->pid = pid;
+	lws_sock_file_fd_type fdt = { .filefd = p[0] };
+	r->pipe_wsi = lws_adopt_descriptor_vhost(sp->srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fdt,
+	                                         "sprite-checkpoint", NULL);
+	if (!r->pipe_wsi) {
+		/* Cannot watch it: wait here instead. */
+		close(p[0]);
+		create_done(r, snapshot_result(r));
+		return 0;
+	}
+	lws_set_opaque_user_data(r->pipe_wsi, r);
+	return 1;
+}
+
+int checkpoint_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	(void)user, (void)in, (void)len;
+	if (reason != LWS_CALLBACK_RAW_RX_FILE && reason != LWS_CALLBACK_RAW_CLOSE_FILE)
+		return 0;
+	/* EOF, or the hang-up lws reports as a close: the process has ended. */
+	struct cp_req *r = lws_get_opaque_user_data(wsi);
+	lws_set_opaque_user_data(wsi, NULL);
+	if (!r)
+		return reason == LWS_CALLBACK_RAW_RX_FILE ? -1 : 0;
+	r->pipe_wsi = NULL;
+	struct sprite *sp = r->sp;
+	create_done(r, snapshot_result(r));
+	req_free(r);
+	if (!sp->srv->stopping)
+		run_queue(sp);
+	return reason == LWS_CALLBACK_RAW_RX_FILE ? -1 : 0;
 }
 
 /* Delete the tree at path without waiting: it is renamed aside and a
@@ -303,6 +415,100 @@ static void remove_tree_later(struct sprite *sp, const char *path)
 	free(aside);
 }
 
+static int create(struct lws *wsi, struct conn *c, struct sprite *sp)
+{
+	const char *comment = "";
+	json_t *body = NULL;
+	if (c->body_len) {
+		json_error_t jerr;
+		body = json_loadb(c->body, c->body_len, 0, &jerr);
+		json_t *jc = json_object_get(body, "comment");
+		if (!json_is_object(body) || (jc && !json_is_string(jc) && !json_is_null(jc))) {
+			json_decref(body);
+			return http_respond_error(wsi, c, 400, "bad_request",
+			                          "the body must be a JSON object, {\"comment\":\"...\"} or {}");
+		}
+		if (json_is_string(jc))
+			comment = json_string_value(jc);
+	}
+	int r = http_stream_begin(wsi, c, 200);
+	if (r == 0) {
+		info(c, "Creating checkpoint...");
+		r = enqueue(c, sp, 0, "", comment);
+	}
+	json_decref(body);
+	return r;
+}
+
+/* ---- restore ---- */
+
+static void restore_run(struct cp_req *r)
+{
+	struct sprite *sp = r->sp;
+	struct conn *c = r->conn;
+	char why[512];
+	const char *no = unavailable(sp, why, sizeof why);
+	if (no) {
+		fail(c, "Restore failed: %s", no);
+		return;
+	}
+
+	/* As Fly's: the sprite's processes do not survive their files. */
+	info(c, "Stopping processes...");
+	lws_start_foreach_dll_safe(struct lws_dll2 *, p, p1, lws_dll2_get_head(&sp->sessions)) {
+		session_destroy(lws_container_of(p, struct session, list));
+	} lws_end_foreach_dll_safe(p, p1);
+	sandbox_stop(sp);
+
+	info(c, "Restoring filesystem state...");
+	char *fs = xasprintf("%s/fs", sp->dir), *next = xasprintf("%s/.fs-restore", sp->dir);
+	char *snap = cp_path(sp, r->id, "");
+	remove_tree(next); /* left by a crash mid-restore */
+	int rc = subvol_snapshot(snap, next, 0);
+	int e = errno;
+	if (rc == 0) {
+		/* One atomic swap: a crash leaves either the old files or the new. */
+		rc = renameat2(AT_FDCWD, next, AT_FDCWD, fs, RENAME_EXCHANGE);
+		if (rc < 0 && errno == EINVAL) {
+			char *old = xasprintf("%s/.fs-old", sp->dir);
+			remove_tree(old);
+			rc = rename(fs, old);
+			if (rc == 0 && (rc = rename(next, fs)) < 0)
+				rename(old, fs);
+			else if (rc == 0)
+				rename(old, next);
+			free(old);
+		}
+		e = errno;
+		/* next is now the old files (or, on failure, the unused copy). */
+		remove_tree_later(sp, next);
+	}
+	free(fs), free(next), free(snap);
+	if (rc < 0) {
+		fail(c, "Restore failed: %s", strerror(e));
+		return;
+	}
+	set_source(sp, r->id);
+	finish(c, "Restored to %s", r->id);
+}
+
+/* Run the queue's head, and the rest as each ends, until a snapshot's
+ * process is running or nothing is left. */
+static void run_queue(struct sprite *sp)
+{
+	struct lws_dll2 *head;
+	while ((head = lws_dll2_get_head(&sp->cp_queue))) {
+		struct cp_req *r = lws_container_of(head, struct cp_req, list);
+		if (r->pid)
+			return;
+		if (r->restore)
+			restore_run(r);
+		else if (create_start(r))
+			return;
+		req_free(r);
+	}
+}
+
 static int restore(struct lws *wsi, struct conn *c, struct sprite *sp, const char *id)
 {
 	json_t *o = cp_load(sp, id);
@@ -317,46 +523,29 @@ static int restore(struct lws *wsi, struct conn *c, struct sprite *sp, const cha
 	char msg[128];
 	snprintf(msg, sizeof msg, "Restoring to %s...", id);
 	info(c, msg);
-	char why[512];
-	const char *no = unavailable(sp, why, sizeof why);
-	if (no)
-		return fail(c, "Restore failed: %s", no);
+	return enqueue(c, sp, 1, id, "");
+}
 
-	/* As Fly's: the sprite's processes do not survive their files. */
-	info(c, "Stopping processes...");
-	lws_start_foreach_dll_safe(struct lws_dll2 *, p, p1, lws_dll2_get_head(&sp->sessions)) {
-		session_destroy(lws_container_of(p, struct session, list));
-	} lws_end_foreach_dll_safe(p, p1);
-	sandbox_stop(sp);
-
-	info(c, "Restoring filesystem state...");
-	char *fs = xasprintf("%s/fs", sp->dir), *next = xasprintf("%s/.fs-restore", sp->dir);
-	char *snap = cp_path(sp, id, "");
-	remove_tree(next); /* left by a crash mid-restore */
-	int r = subvol_snapshot(snap, next, 0);
-	int e = errno;
-	if (r == 0) {
-		/* One atomic swap: a crash leaves either the old files or the new. */
-		r = renameat2(AT_FDCWD, next, AT_FDCWD, fs, RENAME_EXCHANGE);
-		if (r < 0 && errno == EINVAL) {
-			char *old = xasprintf("%s/.fs-old", sp->dir);
-			remove_tree(old);
-			r = rename(fs, old);
-			if (r == 0 && (r = rename(next, fs)) < 0)
-				rename(old, fs);
-			else if (r == 0)
-				rename(old, next);
-			free(old);
+void checkpoint_sprite_gone(struct sprite *sp, int destroyed)
+{
+	lws_start_foreach_dll_safe(struct lws_dll2 *, p, p1, lws_dll2_get_head(&sp->cp_queue)) {
+		struct cp_req *r = lws_container_of(p, struct cp_req, list);
+		if (r->pipe_wsi) {
+			/* Its EOF will find nothing to do. */
+			lws_set_opaque_user_data(r->pipe_wsi, NULL);
+			r->pipe_wsi = NULL;
 		}
-		e = errno;
-		/* next is now the old files (or, on failure, the unused copy). */
-		remove_tree_later(sp, next);
-	}
-	free(fs), free(next), free(snap);
-	if (r < 0)
-		return fail(c, "Restore failed: %s", strerror(e));
-	set_source(sp, id);
-	return finish(c, "Restored to %s", id);
+		int running = r->pid != 0;
+		int e = running ? snapshot_result(r) : 0;
+		if (running && !destroyed)
+			create_done(r, e); /* its snapshot was being taken: it stands */
+		else if (destroyed)
+			fail(r->conn, "%s failed: sprite \"%s\" was destroyed", r->restore ? "Restore" : "Checkpoint",
+			     sp->name);
+		else
+			fail(r->conn, "%s failed: spritesd is stopping", r->restore ? "Restore" : "Checkpoint");
+		req_free(r);
+	} lws_end_foreach_dll_safe(p, p1);
 }
 
 static int list(struct lws *wsi, struct conn *c, struct sprite *sp)

@@ -525,6 +525,7 @@ int sprites_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (c) {
 			kill_request_closed(c);
+			checkpoint_request_closed(c);
 			free_http(c);
 		}
 		return 0;

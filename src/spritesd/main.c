@@ -253,6 +253,7 @@ int main(int argc, char **argv)
 		{ "sprite-sniff", sniff_fd_callback, 0, 0, 0, NULL, 0 },
 		{ "sprite-proxy", proxy_callback, 0, 0, 0, NULL, 0 },
 		{ "sprite-proxy-listen", proxy_listen_callback, 0, 0, 0, NULL, 0 },
+		{ "sprite-checkpoint", checkpoint_fd_callback, 0, 0, 0, NULL, 0 },
 		{ NULL, NULL, 0, 0, 0, NULL, 0 },
 	};
 	/* Ping idle clients so dead connections are noticed (the SDKs ping us

@@ -63,6 +63,7 @@ struct sprite {
 	lws_dll2_owner_t sessions;
 	long long last_active_ms; /* last time it had a session */
 	struct policy *policy;    /* netpolicy.c: its network policy, loaded on first use */
+	lws_dll2_owner_t cp_queue; /* checkpoint.c: creates and restores, one at a time */
 };
 
 struct server {
@@ -257,6 +258,8 @@ struct conn {
 	lws_dll2_t kill_list;
 	lws_sorted_usec_list_t kill_sul;
 	int kill_phase;
+	/* a checkpoint create or restore, queued or running (checkpoint.c) */
+	struct cp_req *cp_req;
 	/* WebSocket exec */
 	struct exec_conn ec;
 	struct frame_rx rx;
@@ -301,6 +304,14 @@ long long parse_duration_ms(const char *s);
 /* Checkpoints (spec section 5): btrfs snapshots of a sprite's files.
  * REST is "checkpoint" or "checkpoints[/ID[/restore]]". */
 int checkpoint_route(struct lws *wsi, struct conn *c, struct sprite *sp, const char *rest);
+/* The client of a checkpoint request went: the request goes on without it. */
+void checkpoint_request_closed(struct conn *c);
+/* The sprite is going (destroyed, or spritesd stopping): wait for the
+ * snapshot being taken, if any; end its queued requests. */
+void checkpoint_sprite_gone(struct sprite *sp, int destroyed);
+/* The pipe of a snapshot's process (protocol "sprite-checkpoint"). */
+int checkpoint_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len);
 
 /* ---- volume.c ---- */
 /* Put STATEDIR/sprites on btrfs if it is not (root, no sprites yet: a

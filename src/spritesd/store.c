@@ -268,6 +268,7 @@ int store_destroy(struct sprite *sp)
 		session_destroy(lws_container_of(p, struct session, list));
 	} lws_end_foreach_dll_safe(p, p1);
 	sandbox_stop(sp);
+	checkpoint_sprite_gone(sp, 1);
 	/* Rename first so a crash mid-removal never leaves a listed half-sprite. */
 	char *trash = xasprintf("%s/sprites/.deleting-%s-%d", sp->srv->statedir, sp->name, (int)getpid());
 	const char *victim = rename(sp->dir, trash) == 0 ? trash : sp->dir;
@@ -282,6 +283,7 @@ void store_free_all(struct server *srv)
 	lws_start_foreach_dll_safe(struct lws_dll2 *, p, p1, lws_dll2_get_head(&srv->sprites)) {
 		struct sprite *sp = lws_container_of(p, struct sprite, list);
 		sp->sb.pidfd_wsi = NULL; /* closed with the lws context */
+		checkpoint_sprite_gone(sp, 0);
 		sprite_free(sp);
 	} lws_end_foreach_dll_safe(p, p1);
 }
