@@ -63,7 +63,8 @@ int() {
 # sprite_name, else task-NAME) and P_SPRITE_STATUS; fails (exit 1) when there
 # is no such project.
 project_load() {
-	_row=$(sql -json "SELECT id, name, path, sprite_name, sprite_status FROM projects WHERE name = $(lit "$1")")
+	_row=$(sql -json "SELECT id, name, path, sprite_name, sprite_status FROM projects WHERE name = $(lit "$1")") ||
+		die "cannot read the task database $DB (see above)"
 	[ -n "$_row" ] || die "no project \"$1\" (task project list shows them; task project add NAME PATH makes one)"
 	eval "$(printf '%s' "$_row" | jq -r '.[0] | "P_ID=\(.id) P_NAME=\(.name | @sh) P_PATH=\(.path | @sh)
 		P_SPRITE=\(if .sprite_name == "" or .sprite_name == null then "task-" + .name else .sprite_name end | @sh)
@@ -74,7 +75,7 @@ project_load() {
 # T_BRANCH, T_WINDOW; fails (exit 1) when there is no such task.
 task_load() {
 	_id=$(int "$1") || exit 2
-	_row=$(sql -json "SELECT * FROM tasks WHERE id = $_id")
+	_row=$(sql -json "SELECT * FROM tasks WHERE id = $_id") || die "cannot read the task database $DB (see above)"
 	[ -n "$_row" ] || die "no task $_id (task list shows them)"
 	eval "$(printf '%s' "$_row" | jq -r '.[0] | "T_ID=\(.id) T_TITLE=\(.title | @sh) T_BODY=\(.body // "" | @sh)
 		T_STATUS=\(.status | @sh) T_PROJECT=\(.project // "" | @sh)

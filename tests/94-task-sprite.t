@@ -312,6 +312,30 @@ wait_log 3 question "Task needs review" "a local agent gone: the daemon asks for
 is "$(logged 3 system 'Agent window task-daemon:task-3 is gone')/$(q 'SELECT status FROM tasks WHERE id = 3')" "1/blocked" \
 	"blocked, with a system line saying so"
 
+# ---- two executes of one task at once ----
+task add web 'Started twice' >/dev/null
+task execute 4 >"$T/x1.out" 2>"$T/x1.err" &
+x1=$!
+task execute 4 >"$T/x2.out" 2>"$T/x2.err" &
+x2=$!
+wait "$x1"
+r1=$?
+wait "$x2"
+r2=$?
+is "$(printf '%s\n' "$r1" "$r2" | sort | tr '\n' ' ')" "0 1 " "one starts the agent, the other exits 1"
+like "$(cat "$T/x1.err" "$T/x2.err")" "task: task 4" "saying why"
+is "$(q "SELECT status, json_extract(value, '\$.state') FROM tasks, settings WHERE id = 4 AND key = 'sprite_tools.agent.4'")" \
+	"processing|running" "the task is processing, its agent recorded running"
+is "$(in_sprite 'tmux list-windows -t task-daemon -F "#{window_name}" | grep -c -x task-4')" 1 "one window runs it"
+task project edit web --execution local >/dev/null
+sleep 1.5
+grep -q "runs no project's agents" "$T/daemon.err"
+ok $((!$?)) "web switched to local while task 4's agent runs in its sprite: the daemon follows the sprite on"
+task project edit web --execution sprite >/dev/null
+run task keys 4 -X
+is "$rc" 2 "a key that looks like an option: exit 2"
+stderr_is 'task: "-X" is not a key name: use tmux'"'"'s (1, y, Enter, Escape, Up, C-c...)' "and one line"
+
 # ---- checkpoint, restore, destroy ----
 run task sprite checkpoint web -m 'before the cleanup'
 is "$rc/$(printf '%s' "$out" | jq -c '[.id, .comment]')/$(q 'SELECT sprite_status FROM projects WHERE name = '\''web'\''')" \
@@ -331,7 +355,7 @@ stderr_is 'task: sprite "task-web" of project "web" does not exist: run task spr
 run task sprite destroy web
 is "$rc/$(printf '%s' "$out" | jq -c .destroyed)/$(q "SELECT sprite_name || '|' || sprite_status FROM projects WHERE name = 'web'")" \
 	"0/true/|" "task sprite destroy: the project has no sprite any more"
-wait_err "sprite task-web is no project's any more" "the daemon stops following it"
+wait_err "sprite task-web runs no project's agents any more" "the daemon stops following it"
 
 # ---- task sprite token ----
 run env XDG_CONFIG_HOME="$T/cfg" sh -c 'printf "abcd0123456789wxyz\n" | task sprite token'

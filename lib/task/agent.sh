@@ -140,6 +140,7 @@ agent_load() {
 		eval "$(printf '%s' "$_rec" | jq -r '"A_WHERE=\(.where // "" | @sh) A_SPRITE=\(.sprite // "" | @sh)
 			A_TARGET=\(.target // "" | @sh) A_SOCKET=\(.socket // "" | @sh) A_STATE=\(.state // "" | @sh)
 			A_LOGID=\(.log_id // 0 | tostring | @sh)"')"
+		case $A_LOGID in '' | *[!0-9]* | ????????????????*) A_LOGID=0 ;; esac # it goes into SQL
 	else
 		# shellcheck disable=SC2034 # A_STATE: for those who source this
 		A_SPRITE='' A_STATE='' A_LOGID=0 A_TARGET="$TASK_SESSION:task-$T_ID" A_SOCKET=
@@ -151,13 +152,39 @@ agent_load() {
 	fi
 }
 
+# agent_value STATE WHERE SPRITE TARGET WINDOW SOCKET LOG_ID: an agent's
+# record, as stored.
+agent_value() {
+	jq -nc --arg state "$1" --arg where "$2" --arg sprite "$3" --arg target "$4" \
+		--arg window "$5" --arg socket "$6" --argjson log_id "$7" --argjson at "$(date +%s)" \
+		'{where: $where, sprite: $sprite, target: $target, window: $window, socket: $socket,
+		  log_id: $log_id, state: $state, at: $at}'
+}
+
 # agent_put ID STATE WHERE SPRITE TARGET WINDOW SOCKET LOG_ID: record it.
 agent_put() {
-	_v=$(jq -nc --arg state "$2" --arg where "$3" --arg sprite "$4" --arg target "$5" \
-		--arg window "$6" --arg socket "$7" --argjson log_id "$8" --argjson at "$(date +%s)" \
-		'{where: $where, sprite: $sprite, target: $target, window: $window, socket: $socket,
-		  log_id: $log_id, state: $state, at: $at}')
-	sql "INSERT OR REPLACE INTO settings(key, value) VALUES ($(agent_key "$1"), $(lit "$_v"))"
+	_id=$1
+	shift
+	_v=$(agent_value "$@")
+	sql "INSERT OR REPLACE INTO settings(key, value) VALUES ($(agent_key "$_id"), $(lit "$_v"))"
+}
+
+# agent_swap ID OLD NEW: task ID's agent record becomes NEW ('' deletes it)
+# if it is still OLD ('' for none); prints 1 if it did, 0 if another
+# command changed it first.
+agent_swap() {
+	_k=$(agent_key "$1")
+	if [ -z "$2" ]; then
+		_cond="NOT EXISTS (SELECT 1 FROM settings WHERE key = $_k)"
+	else
+		_cond="EXISTS (SELECT 1 FROM settings WHERE key = $_k AND value = $(lit "$2"))"
+	fi
+	if [ -z "$3" ]; then
+		_do="DELETE FROM settings WHERE key = $_k AND $_cond"
+	else
+		_do="INSERT OR REPLACE INTO settings(key, value) SELECT $_k, $(lit "$3") WHERE $_cond"
+	fi
+	sql "BEGIN IMMEDIATE; $_do; SELECT changes(); COMMIT"
 }
 
 # ltmux SOCKET ARGS...: tmux here, on the server of SOCKET ('' for the
@@ -317,9 +344,11 @@ EOF
 { chmod 755 "$dir/task-launch.tmp.$$" && mv "$dir/task-launch.tmp.$$" "$dir/task-launch"; } ||
 	fail "cannot write the launcher $dir/task-launch"
 
-tmux has-session -t task-daemon 2>/dev/null ||
-	e=$(tmux new-session -d -s task-daemon -n main -c "$repo" 2>&1) ||
+# (Another execute may make the session at the same time: that will do.)
+if ! tmux has-session -t task-daemon 2>/dev/null && ! e=$(tmux new-session -d -s task-daemon -n main -c "$repo" 2>&1) &&
+	! tmux has-session -t task-daemon 2>/dev/null; then
 	fail "cannot start tmux session task-daemon on $where: $(last "$e")"
+fi
 if tmux list-windows -t task-daemon -F '#{window_name}' | grep -qx "task-$id"; then
 	fail "task $id's agent is already running (tmux window task-daemon:task-$id on $where)"
 fi
@@ -376,6 +405,17 @@ prompt_write() {
 
 # ---- task execute ----
 
+# execute_undo: at the exit of a task execute whose agent did not start
+# (_ok not 1): the task's status, started_at and agent record back as they
+# were, if they are still what this command made them.
+execute_undo() {
+	[ "$_ok" != 1 ] || return 0
+	[ "$(agent_swap "$T_ID" "$_ours" "$_old_agent")" = 1 ] || return 0
+	sql "UPDATE tasks SET status = $(lit "$T_STATUS"),
+		started_at = $(if [ -n "$_old_started" ]; then lit "$_old_started"; else echo NULL; fi),
+		updated_at = CURRENT_TIMESTAMP WHERE id = $T_ID AND status = 'processing'"
+}
+
 cmd_execute() {
 	_mode='' _id=''
 	while [ $# -gt 0 ]; do
@@ -412,6 +452,7 @@ cmd_execute() {
 	# An agent still in its window is answered, not started again (one in
 	# a sprite that is no longer the project's is not looked for).
 	if [ "$A_WHERE" = local ] || { [ "$A_WHERE" = sprite ] && [ "$A_SPRITE" = "$(project_sprite)" ]; }; then
+		[ "$A_WHERE" != sprite ] || backend_ready
 		agent_alive
 		case $? in
 		0) die "task $T_ID's agent is already running (tmux window $A_TARGET): task reply $T_ID TEXT answers it" ;;
@@ -434,11 +475,20 @@ cmd_execute() {
 
 	prompt_write "$TASK_TMP/prompt"
 	_logid=$(sql "SELECT COALESCE(MAX(id), 0) FROM task_logs WHERE task_id = $T_ID")
-	# Started before the agent is: its first hooks must find the task started.
+	# Claimed first (one execute of a task at a time), then started before
+	# the agent is: its first hooks must find the task started.  Whatever
+	# stops this command before the agent runs puts both back as they were,
+	# unless another command has changed them since.
 	_old_started=$(sql "SELECT COALESCE(started_at, '') FROM tasks WHERE id = $T_ID")
-	agent_put "$T_ID" launching "$_mode" "$_sprite" "$_target" '' '' "$_logid"
+	_old_agent=$(sql "SELECT value FROM settings WHERE key = $(agent_key "$T_ID")")
+	_ours=$(agent_value launching "$_mode" "$_sprite" "$_target" '' '' "$_logid")
+	[ "$(agent_swap "$T_ID" "$_old_agent" "$_ours")" = 1 ] ||
+		die "task $T_ID is being started by another task execute: task show $T_ID tells how it went"
+	_ok=0
+	trap 'execute_undo; rm -rf "$TASK_TMP"' EXIT
 	sql "UPDATE tasks SET status = 'processing', started_at = COALESCE(started_at, CURRENT_TIMESTAMP),
-		completed_at = NULL, updated_at = CURRENT_TIMESTAMP WHERE id = $T_ID"
+		completed_at = NULL, updated_at = CURRENT_TIMESTAMP WHERE id = $T_ID" ||
+		die "cannot mark task $T_ID started in $DB"
 
 	if [ "$_mode" = sprite ]; then
 		say "starting task $T_ID's agent in sprite $_sprite"
@@ -464,14 +514,8 @@ cmd_execute() {
 			_ok=1
 		fi
 	fi
-	if [ "$_ok" != 1 ]; then
-		# Back as it was: the agent did not start.
-		sql "UPDATE tasks SET status = $(lit "$T_STATUS"),
-			started_at = $(if [ -n "$_old_started" ]; then lit "$_old_started"; else echo NULL; fi),
-			updated_at = CURRENT_TIMESTAMP WHERE id = $T_ID;
-			DELETE FROM settings WHERE key = $(agent_key "$T_ID")"
-		exit 1
-	fi
+	[ "$_ok" = 1 ] || exit 1
+	_ok=1 # the agent runs: from here on, nothing is put back
 	IFS="$(printf '\t')" read -r _win _sock <"$TASK_TMP/win"
 	[ "$_mode" = local ] || _sock=''
 	agent_put "$T_ID" running "$_mode" "$_sprite" "$_target" "$_win" "$_sock" "$_logid"
@@ -479,7 +523,8 @@ cmd_execute() {
 	sql "UPDATE tasks SET worktree_path = $(lit "$_wt"), branch_name = $(lit "$_branch"),
 		daemon_session = $(lit "$TASK_SESSION"), tmux_window_id = $(lit "$_win"),
 		updated_at = CURRENT_TIMESTAMP WHERE id = $T_ID;
-		INSERT INTO task_logs(task_id, line_type, content) VALUES ($T_ID, 'system', $(lit "$_msg"))"
+		INSERT INTO task_logs(task_id, line_type, content) VALUES ($T_ID, 'system', $(lit "$_msg"))" ||
+		die "task $T_ID's agent started ($_target), but cannot record it in $DB: task show $T_ID, task sprite status"
 	jq -nc --argjson id "$T_ID" --arg where "$_mode" --arg sprite "$_sprite" --arg target "$_target" \
 		--arg window "$_win" --arg worktree "$_wt" --arg branch "$_branch" \
 		'{id: $id, status: "processing", where: $where} + (if $sprite == "" then {} else {sprite: $sprite} end)
@@ -504,7 +549,7 @@ agent_target() {
 # send_failed FILE PREFIX: why sending to the loaded task's agent failed, as
 # our one line (its window gone, or the tool's reason).
 send_failed() {
-	if grep -q "can't find\|no server running\|can't find session" "$1"; then
+	if grep -q -e "can't find" -e "no server running" "$1"; then
 		die "task $T_ID's agent is not running (no tmux window $A_TARGET): task execute $T_ID starts it again"
 	fi
 	die "cannot send to task $T_ID's agent: $(first_reason "$1" "$2")"
@@ -543,6 +588,7 @@ agent_reply() {
 
 cmd_reply() {
 	[ $# -eq 2 ] || usage_die "reply needs a task id and text: task reply ID TEXT (TEXT - reads standard input)"
+	db_init
 	agent_reply "$1" "$2"
 }
 
@@ -550,9 +596,10 @@ cmd_keys() {
 	[ $# -ge 2 ] || usage_die "keys needs a task id and keys: task keys ID KEY... (1, Enter, Escape, Up, C-c...)"
 	_id=$1
 	shift
+	db_init
 	for _k; do
 		case $_k in
-		'' | *[!A-Za-z0-9_+-]*) usage_die "\"$_k\" is not a key name: use tmux's (1, y, Enter, Escape, Up, C-c...)" ;;
+		'' | -?* | *[!A-Za-z0-9_+-]*) usage_die "\"$_k\" is not a key name: use tmux's (1, y, Enter, Escape, Up, C-c...)" ;;
 		esac
 	done
 	agent_target "$_id"
@@ -576,6 +623,7 @@ cmd_keys() {
 
 cmd_fetch() {
 	[ $# -eq 1 ] || usage_die "fetch needs a task id: task fetch ID"
+	db_init
 	task_load "$1"
 	[ -n "$T_PROJECT" ] || die "task $T_ID has no project"
 	project_load "$T_PROJECT"
@@ -603,7 +651,7 @@ cmd_fetch() {
 			fi
 			# A bundle whose base we lack: once more with the whole branch.
 			[ "$_kind" = incremental ] && grep -q 'prerequisite' "$TASK_TMP/fetch.err" && continue
-			if grep -q 'non-fast-forward\|rejected' "$TASK_TMP/fetch.err"; then
+			if grep -q -e non-fast-forward -e rejected "$TASK_TMP/fetch.err"; then
 				die "cannot update $T_BRANCH in $P_PATH: it has commits the agent's branch has not (rename or delete it, then fetch again)"
 			fi
 			die "cannot fetch $T_BRANCH into $P_PATH: $(first_reason "$TASK_TMP/fetch.err" fatal)"

@@ -122,15 +122,20 @@ daemon_stop() {
 }
 
 # daemon_pipes: a pipeline for each project's sprite (projects executed in
-# sprites), and one for the local hook event file once it exists; those no
-# longer wanted stopped, those that died started again.
+# sprites, and those switched to local whose agents still run there), and
+# one for the local hook event file once it exists; those no longer wanted
+# stopped, those that died started again.
 daemon_pipes() {
 	_want=
-	_rows=$(sql -separator "$(printf '\t')" "SELECT name, sprite_name FROM projects WHERE sprite_name != '' ORDER BY name")
+	_rows=$(sql -separator "$(printf '\t')" "SELECT name, sprite_name, EXISTS (SELECT 1 FROM settings
+		WHERE substr(key, 1, 19) = 'sprite_tools.agent.' AND json_extract(value, '\$.where') = 'sprite'
+		AND json_extract(value, '\$.sprite') = projects.sprite_name
+		AND json_extract(value, '\$.state') IN ('running', 'launching'))
+		FROM projects WHERE sprite_name != '' ORDER BY name")
 	_tab=$(printf '\t')
-	while IFS=$_tab read -r _p _s; do
+	while IFS=$_tab read -r _p _s _busy; do
 		[ -n "$_s" ] || continue
-		[ "$(execution_of "$_p")" = sprite ] || continue
+		[ "$(execution_of "$_p")" = sprite ] || [ "$_busy" = 1 ] || continue
 		case " $_want " in *" $_s "*) ;; *) _want="$_want $_s" ;; esac
 	done <<EOF
 $_rows
@@ -151,7 +156,7 @@ EOF
 			case " $_want " in
 			*" $_n "*) ;;
 			*)
-				dlog "sprite $_n is no project's any more: no longer following it"
+				dlog "sprite $_n runs no project's agents any more: no longer following it"
 				pipe_stop "$_n"
 				;;
 			esac
