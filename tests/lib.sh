@@ -121,7 +121,9 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
+# A closed stdout (prove stopped by a bail-out) ends the test through its
+# cleanup too.
+trap 'exit 1' INT TERM HUP PIPE
 
 done_testing() {
 	[ "$tap_failed" -eq 0 ]
