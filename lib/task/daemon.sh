@@ -10,22 +10,29 @@
 
 dlog() { printf 'task daemon: %s\n' "$*" >&2; }
 
-# One sprite's pipeline, run by setsid in a process group of its own (so it
-# stops as a whole): $1 database, $2 sprite, $3 hook event file.  Started
-# again from the stored cursor whenever it ends, after 1 s, doubling up to
-# 30 s, back to 1 s after a run of a minute or more.
+# The loop each pipeline runs in, by setsid in a process group of its own
+# (so that it stops as a whole): $1 what it follows (for the log), $2 the
+# pipeline's script, then its arguments.  The pipeline is started again,
+# from the stored cursor, whenever it ends: after 1 s, doubling up to 30 s,
+# back to 1 s after a run of a minute or more.
 # shellcheck disable=SC2016 # expanded by that sh
-DAEMON_SPRITE_PIPE='
-db=$1 s=$2 file=$3 delay=1
+DAEMON_AGAIN='
+what=$1 run=$2 delay=1
+shift 2
 while :; do
 	t0=$(date +%s)
-	sprite-tail -s "$s" -f --from "$(hook-apply --db "$db" --cursor "$s:$file")" "$file" | hook-apply --db "$db"
+	sh -c "$run" sh "$@"
 	[ $(($(date +%s) - t0)) -lt 60 ] || delay=1
-	echo "task daemon: the hook pipeline of sprite $s ended: again in ${delay}s" >&2
+	echo "task daemon: the hook pipeline of $what ended: again in ${delay}s" >&2
 	sleep "$delay"
 	delay=$((delay * 2))
 	[ "$delay" -le 30 ] || delay=30
 done'
+
+# One sprite's pipeline: $1 database, $2 sprite, $3 hook event file.
+# shellcheck disable=SC2016 # expanded by that sh
+DAEMON_SPRITE_PIPE='
+sprite-tail -s "$2" -f --from "$(hook-apply --db "$1" --cursor "$2:$3")" "$3" | hook-apply --db "$1"'
 
 # The pipeline of the agents run on this machine: $1 database, $2 the local
 # hook event file.  Its lines get cursors (source local:FILE, the file's
@@ -35,29 +42,21 @@ done'
 # file shorter than that).  The file is only ever appended to.
 # shellcheck disable=SC2016 # expanded by that sh
 DAEMON_LOCAL_PIPE='
-db=$1 file=$2 src=local:$2 delay=1
-while :; do
-	t0=$(date +%s)
-	if id=$(stat -c %d:%i "$file" 2>/dev/null) && size=$(stat -c %s "$file"); then
-		off=0 epoch=0 cfile="" cepoch=0 coff=0
-		cur=$(hook-apply --db "$db" --cursor "$src")
-		[ -z "$cur" ] || eval "$(printf "%s" "$cur" | jq -r "\"cfile=\(.file | @sh) cepoch=\(.epoch | tostring | @sh) coff=\(.offset | tostring | @sh)\"")"
-		if [ "$cfile" = "$id" ]; then
-			if [ "$coff" -le "$size" ]; then off=$coff epoch=$cepoch; else epoch=$((cepoch + 1)); fi
-		fi
-		tail -c "+$((off + 1))" -f "$file" |
-			jq -nRc --unbuffered --arg src "$src" --arg file "$id" --argjson epoch "$epoch" --argjson off "$off" "
-				foreach inputs as \$l (\$off; . + (\$l | utf8bytelength) + 1;
-					{cursor: {source: \$src, file: \$file, epoch: \$epoch, offset: .}}
-					+ (\$l | try {line: fromjson} catch {text: \$l}))" |
-			hook-apply --db "$db"
+db=$1 file=$2 src=local:$2
+if id=$(stat -c %d:%i "$file" 2>/dev/null) && size=$(stat -c %s "$file"); then
+	off=0 epoch=0 cfile="" cepoch=0 coff=0
+	cur=$(hook-apply --db "$db" --cursor "$src")
+	[ -z "$cur" ] || eval "$(printf "%s" "$cur" | jq -r "\"cfile=\(.file | @sh) cepoch=\(.epoch | tostring | @sh) coff=\(.offset | tostring | @sh)\"")"
+	if [ "$cfile" = "$id" ]; then
+		if [ "$coff" -le "$size" ]; then off=$coff epoch=$cepoch; else epoch=$((cepoch + 1)); fi
 	fi
-	[ $(($(date +%s) - t0)) -lt 60 ] || delay=1
-	echo "task daemon: the hook pipeline of this machine ended: again in ${delay}s" >&2
-	sleep "$delay"
-	delay=$((delay * 2))
-	[ "$delay" -le 30 ] || delay=30
-done'
+	tail -c "+$((off + 1))" -f "$file" |
+		jq -nRc --unbuffered --arg src "$src" --arg file "$id" --argjson epoch "$epoch" --argjson off "$off" "
+			foreach inputs as \$l (\$off; . + (\$l | utf8bytelength) + 1;
+				{cursor: {source: \$src, file: \$file, epoch: \$epoch, offset: .}}
+				+ (\$l | try {line: fromjson} catch {text: \$l}))" |
+		hook-apply --db "$db"
+fi'
 
 # D_PIPES: the running pipelines, "name=pid" words (a sprite's name, or
 # @local); each pid is its process group's.
@@ -65,13 +64,13 @@ D_PIPES=
 D_SLEEP=
 D_LOCAL_ID=
 
-# pipe_start NAME SCRIPT ARGS...
+# pipe_start NAME WHAT SCRIPT ARGS...: run SCRIPT in DAEMON_AGAIN's loop.
 pipe_start() {
-	_n=$1 _script=$2
-	shift 2
+	_n=$1
+	shift
 	# Not a group leader (no job control here): setsid makes the pid the
 	# new group's id without forking.
-	setsid sh -c "$_script" sh "$@" </dev/null &
+	setsid sh -c "$DAEMON_AGAIN" sh "$@" </dev/null &
 	D_PIPES="$D_PIPES $_n=$!"
 }
 
@@ -169,7 +168,7 @@ EOF
 			continue
 		fi
 		dlog "following the hook events of sprite $_s"
-		pipe_start "$_s" "$DAEMON_SPRITE_PIPE" "$DB" "$_s" "$TASK_HOOKS_SPRITE"
+		pipe_start "$_s" "sprite $_s" "$DAEMON_SPRITE_PIPE" "$DB" "$_s" "$TASK_HOOKS_SPRITE"
 	done
 	if [ -n "$_lid" ]; then
 		case " $D_PIPES " in
@@ -177,7 +176,7 @@ EOF
 		*)
 			dlog "following the hook events of this machine's agents ($_lfile)"
 			D_LOCAL_ID=$_lid
-			pipe_start @local "$DAEMON_LOCAL_PIPE" "$DB" "$_lfile"
+			pipe_start @local "this machine" "$DAEMON_LOCAL_PIPE" "$DB" "$_lfile"
 			;;
 		esac
 	fi

@@ -530,8 +530,9 @@ void checkpoint_sprite_gone(struct sprite *sp, int destroyed)
 {
 	lws_start_foreach_dll_safe(struct lws_dll2 *, p, p1, lws_dll2_get_head(&sp->cp_queue)) {
 		struct cp_req *r = lws_container_of(p, struct cp_req, list);
-		if (r->pipe_wsi) {
-			/* Its EOF will find nothing to do. */
+		if (r->pipe_wsi && sp->srv->context) {
+			/* Its EOF will find nothing to do.  (With the context gone,
+			 * so is the pipe's wsi.) */
 			lws_set_opaque_user_data(r->pipe_wsi, NULL);
 			r->pipe_wsi = NULL;
 		}
