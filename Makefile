@@ -6,7 +6,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DESTDIR ?=
 
-PKGS     = libcurl libwebsockets jansson sqlite3
+PKGS     = libcurl libwebsockets jansson sqlite3 libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
@@ -60,8 +60,10 @@ tests/unit/t-policy.test: tests/unit/t-policy.o src/spritesd/policy.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 tests/unit/t-proxyreq.test: tests/unit/t-proxyreq.o src/spritesd/proxyreq.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+tests/unit/t-seccomp.test: tests/unit/t-seccomp.o src/spritesd/seccomp.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-check: all $(UNIT_TESTS)
+check: all $(UNIT_TESTS) tests/probe/sprite-probe
 	# Tests are independent (each has its own spritesd) and mostly wait: run 4 at once.
 	prove -j4 -f --exec '' $(UNIT_TESTS) $(wildcard tests/*.t)
 
@@ -86,7 +88,11 @@ install: all
 
 clean:
 	rm -f $(BINS) $(LIB) lib/*.o lib/*.d src/*.o src/*.d src/spritesd/*.o src/spritesd/*.d \
-	      tests/unit/*.o tests/unit/*.d tests/unit/*.test
+	      tests/unit/*.o tests/unit/*.d tests/unit/*.test tests/probe/sprite-probe
+
+# Run inside sprites by the isolation tests (copied in over stdin).
+tests/probe/sprite-probe: tests/probe/sprite-probe.c
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 .PHONY: all check bench demo install clean
 .PRECIOUS: %.o

@@ -247,3 +247,16 @@ long long now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int write_to(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text);
+	int r = write(fd, text, len) == (ssize_t)len ? 0 : -1;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}

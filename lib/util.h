@@ -28,6 +28,10 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Returns NULL with errno set on failure; *len gets the length if non-NULL. */
 char *read_file(const char *path, size_t max, size_t *len);
 
+/* Write text to an existing file (a /proc or cgroup knob) in one write(2).
+ * 0, or -1 with errno set. */
+int write_to(const char *path, const char *text);
+
 /* Remove trailing whitespace in place; returns s. */
 char *rtrim(char *s);
 

@@ -114,8 +114,9 @@ is "$(count "$T/names")" 122 "the other sprites remain"
 ok $? "alpha's directory is gone"
 is "$(find "$STATE/sprites" -maxdepth 1 -name '.deleting-*' | wc -l | tr -d ' ')" 0 \
 	"no half-deleted directory left behind"
-pgrep -f "$STATE/sprites/alpha/" >/dev/null
-is "$?" 1 "no process of alpha's sandbox is left"
+is "$(sprite_procs alpha)" "" "no process of alpha's sandbox is left"
+[ ! -d "$(head -n 1 "$STATE/cgroups")/alpha" ]
+ok $? "and its cgroup is gone"
 
 run sprite-destroy alpha
 is "$rc" 1 "destroying it again exits 1"

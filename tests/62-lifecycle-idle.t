@@ -68,8 +68,7 @@ took=$(($(now_ms) - ended))
 ok $? "about 2 s after the exec ended (took $took ms; the timeout is 2 s)"
 [ ! -e "$STATE/sprites/nap/sandbox.json" ]
 ok $? "its sandbox is released (no sandbox.json)"
-left=$(pgrep -af "$STATE/sprites/nap/")
-is "$?/$left" "1/" "no process on the host belongs to its sandbox any more"
+is "$(sprite_procs nap)" "" "no process on the host belongs to its sandbox any more"
 is "$(cat "$STATE/sprites/nap/fs/home/h" "$STATE/sprites/nap/fs/workspace/w" "$STATE/sprites/nap/fs/tmp/t" 2>&1)" \
 	"$(printf 'h\nw\nt')" "its files are kept"
 

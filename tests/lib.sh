@@ -102,6 +102,15 @@ stop_spritesd() {
 	fi
 }
 
+# sprite_procs NAME [STATEDIR]: the host pids of every process of a sprite
+# (its cgroup's), one a line; nothing when it runs none.
+sprite_procs() {
+	[ -f "${2:-$STATE}/cgroups" ] || return 0
+	while IFS= read -r dir; do
+		[ -f "$dir/$1/cgroup.procs" ] && cat "$dir/$1/cgroup.procs"
+	done <"${2:-$STATE}/cgroups" | sort -u
+}
+
 cleanup() {
 	# Sprites' sandboxes outlive spritesd by design: destroy them, then make
 	# sure nothing of this test is left running.
@@ -112,6 +121,22 @@ cleanup() {
 	fi
 	stop_spritesd TERM
 	pkill -KILL -f "$T/state" 2>/dev/null
+	# Every process of a sprite is in its cgroup (STATEDIR/cgroups lists
+	# spritesd's): kill what is left, then remove the cgroups.
+	find "$T" -maxdepth 3 -name cgroups -type f 2>/dev/null | while IFS= read -r list; do
+		while IFS= read -r dir; do
+			[ -d "$dir" ] || continue
+			for g in "$dir"/*/; do
+				[ -f "$g/cgroup.procs" ] || continue
+				xargs -r kill -KILL <"$g/cgroup.procs" 2>/dev/null
+			done
+			for _ in 1 2 3 4 5 6 7 8 9 10; do
+				for g in "$dir"/*/; do [ -d "$g" ] && rmdir "$g" 2>/dev/null; done
+				rmdir "$dir" 2>/dev/null && break
+				sleep 0.1
+			done
+		done <"$list"
+	done
 	# spritesd run as root mounts a btrfs volume (a loop device) on
 	# STATEDIR/sprites for checkpoints, in $STATE or any state directory a
 	# test made under $T: lazily unmounted, each volume and its loop device

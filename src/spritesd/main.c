@@ -27,6 +27,10 @@ static void usage(FILE *f)
 	        "  --idle-timeout SECONDS  a sprite with nothing running goes cold after this (default %d)\n"
 	        "  --volume-size SIZE  the sparse btrfs image made for checkpoints when run as root\n"
 	        "                (default 64G; 0: none)\n"
+	        "  --max-memory SIZE  a sprite's memory, tmpfs included (default: 8G or half of this host's)\n"
+	        "  --max-disk SIZE    a sprite's files (default: 100G or half of their filesystem; 0: no limit)\n"
+	        "  --max-pids N       a sprite's processes and threads (default: 4096 or pid_max/8)\n"
+	        "  --share PATH       show this host file or directory read-only in every sprite; repeatable\n"
 	        "  --resolve HOST=IP  (for tests) the proxy resolves HOST to IP; repeatable\n"
 	        "  -q            do not log requests\n"
 	        "  -h            show this help\n",
@@ -48,6 +52,29 @@ static void add_resolve(json_t *map, const char *arg)
 	    policy_host_normalize(eq + 1, ip, sizeof ip, &ip_ip) < 0 || !ip_ip)
 		die(EXIT_USAGE, "bad --resolve \"%s\": use HOST=IP, a host name and an IP address", arg);
 	json_object_set_new(map, host, json_string(ip));
+}
+
+#define SIZE_FORMS "a size like 8G, 512M, 64MiB or 1048576 (bytes; suffixes K, M, G, T)"
+
+/* --max-memory, --max-disk: a size of at least min bytes (0 too, if zero_ok). */
+static long long limit_size(const char *opt, const char *arg, long long min, int zero_ok)
+{
+	long long n = volume_parse_size(arg);
+	if (n < 0 || (n < min && !(zero_ok && n == 0)))
+		die(EXIT_USAGE, "bad %s \"%s\": use %s, at least %lldM%s", opt, arg, SIZE_FORMS,
+		    min >> 20, zero_ok ? ", or 0 for no limit" : "");
+	return n;
+}
+
+/* --share PATH: an absolute path to something that exists. */
+static void add_share(char ***shares, size_t *n, const char *arg)
+{
+	struct stat st;
+	if (arg[0] != '/' || strstr(arg, "/../") || stat(arg, &st) < 0)
+		die(EXIT_USAGE, "bad --share \"%s\": use the absolute path of a host file or directory", arg);
+	*shares = xrealloc(*shares, (*n + 2) * sizeof **shares);
+	(*shares)[(*n)++] = xstrdup(arg);
+	(*shares)[*n] = NULL;
 }
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -144,12 +171,17 @@ static int signal_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 
 int main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], SPRITE_INIT_ARG))
+		return sprite_init(); /* in a sandbox (init.c) */
 	set_progname(argv[0]);
 	char *listen_arg = NULL, *statedir = NULL, *tls_cert = NULL, *tls_key = NULL;
 	int quiet = 0;
 	long long idle_s = IDLE_TIMEOUT_DEFAULT_S;
 	long long volume_size = VOLUME_SIZE_DEFAULT;
 	json_t *resolve = json_object();
+	long long max_memory = -1, max_disk = -1, max_pids = -1;
+	char **shares = NULL;
+	size_t n_shares = 0;
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "state-dir", required_argument, NULL, 'd' },
@@ -159,6 +191,10 @@ int main(int argc, char **argv)
 		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ "volume-size", required_argument, NULL, 'V' },
 		{ "resolve", required_argument, NULL, 'R' },
+		{ "max-memory", required_argument, NULL, 'M' },
+		{ "max-disk", required_argument, NULL, 'D' },
+		{ "max-pids", required_argument, NULL, 'P' },
+		{ "share", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -185,6 +221,16 @@ int main(int argc, char **argv)
 				    "(at least 256M), or 0 for no volume", optarg);
 			break;
 		case 'R': add_resolve(resolve, optarg); break;
+		case 'M': max_memory = limit_size("--max-memory", optarg, 32LL << 20, 0); break;
+		case 'D': max_disk = limit_size("--max-disk", optarg, 64LL << 20, 1); break;
+		case 'P': {
+			char *end;
+			max_pids = strtoll(optarg, &end, 10);
+			if (*end || end == optarg || max_pids < 16 || max_pids > (1 << 22))
+				die(EXIT_USAGE, "bad --max-pids \"%s\": use a number of processes, 16 to 4194304", optarg);
+			break;
+		}
+		case 'S': add_share(&shares, &n_shares, optarg); break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -226,6 +272,16 @@ int main(int argc, char **argv)
 	free(lock_path);
 	/* Under the lock: two spritesds must not both make the volume. */
 	volume_setup(&srv, volume_size);
+	limits_default(&srv.limits, srv.statedir);
+	if (max_memory >= 0)
+		srv.limits.memory = max_memory;
+	if (max_disk >= 0)
+		srv.limits.disk = max_disk;
+	if (max_pids >= 0)
+		srv.limits.pids = max_pids;
+	srv.shares = shares;
+	/* Before anything is listening: it forks. */
+	sandbox_setup(&srv);
 
 	srv.token = load_or_create_token(srv.statedir);
 	srv.scratch_len = LWS_PRE + 1 + FRAME_CHUNK;
@@ -337,6 +393,15 @@ int main(int argc, char **argv)
 	free(srv.base_url);
 	free(srv.statedir);
 	free(srv.no_checkpoints);
+	free(srv.no_sandboxes);
+	free(srv.no_disk_limits);
+	cgroup_free(&srv);
+	if (srv.filter)
+		seccomp_filter_free(srv.filter);
+	free(srv.filter);
+	for (char **share = shares; share && *share; share++)
+		free(*share);
+	free(shares);
 	free(addr);
 	return EXIT_OK;
 }

@@ -19,9 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Indexes into struct sandbox ns_fds (see spritesd.h). */
-enum { NS_USER = 0, NS_NET = 3 };
-
 struct listen_report {
 	int32_t err;
 	char msg[200];

@@ -43,14 +43,38 @@ struct server;
 struct sprite;
 struct session;
 
+/* Namespaces of a sandbox, in the order an exec joins them (user first). */
+enum { NS_USER, NS_IPC, NS_UTS, NS_NET, NS_PID, NS_MNT, NS_CGROUP, NS_COUNT };
+
 /* A sprite's sandbox: a bwrap process tree whose pid 1 is init_pid. */
 struct sandbox {
 	pid_t init_pid;           /* the sandbox's pid 1, as the host sees it */
 	unsigned long long start_time; /* init_pid's start time (guards against pid reuse) */
 	struct lws *pidfd_wsi;    /* readable when init_pid exits */
-	int ns_fds[6];            /* user, ipc, uts, net, pid, mnt (-1: same as ours) */
+	int ns_fds[NS_COUNT];     /* user, ipc, uts, net, pid, mnt, cgroup (-1: same as ours) */
 	int root_fd;              /* /proc/<init_pid>/root */
 	struct proxy *proxy;      /* proxy.c: its egress proxy, while it runs */
+};
+
+/* The host ids a sprite's user namespace maps its 0..count-1 to (userns.c). */
+struct sprite_ids {
+	uid_t uid;
+	gid_t gid;
+	unsigned count;           /* 0: not known yet */
+};
+
+/* What a sprite may use (limits.c): spritesd's defaults, or its own. */
+struct limits {
+	long long memory;         /* bytes, tmpfs included */
+	long long disk;           /* bytes of its files (0: unlimited) */
+	long long pids;           /* processes and threads */
+	double cpus;              /* CPU time in CPUs' worth (0: no cap, a fair share) */
+};
+
+enum { CG_MAX = 3 };          /* v1: memory, pids, cpu; v2 uses [0] */
+struct cgroups {
+	int version;              /* 1, 2; 0: none usable */
+	char *dir[CG_MAX];        /* spritesd's: .../spritesd-HASH in each hierarchy */
 };
 
 struct sprite {
@@ -64,6 +88,8 @@ struct sprite {
 	long long last_active_ms; /* last time it had a session */
 	struct policy *policy;    /* netpolicy.c: its network policy, loaded on first use */
 	lws_dll2_owner_t cp_queue; /* checkpoint.c: creates and restores, one at a time */
+	struct sprite_ids ids;    /* userns.c */
+	int cg_procs[CG_MAX];     /* cgroup.c: its cgroup.procs files, open (-1: not) */
 };
 
 struct server {
@@ -85,6 +111,13 @@ struct server {
 	/* checkpoints (volume.c): STATEDIR/sprites is on btrfs, or why not */
 	int sprites_btrfs;
 	char *no_checkpoints;     /* NULL when checkpoints can be made */
+	/* confinement (sandbox.c): why sprites cannot start here, or NULL */
+	char *no_sandboxes;
+	char *no_disk_limits;     /* why --max-disk cannot be held to, or NULL */
+	struct cgroups cg;
+	struct limits limits;     /* the defaults: --max-memory, --max-disk, --max-pids */
+	struct sprite_filter *filter; /* seccomp.c */
+	char **shares;            /* --share: host paths shown read-only in sprites (NULL-terminated) */
 };
 
 /* ---- store.c ---- */
@@ -107,7 +140,51 @@ void store_free_all(struct server *srv);
 /* Remove a directory tree (files created inside sandboxes included). */
 int remove_tree(const char *path);
 
+/* ---- init.c ---- */
+#define SPRITE_INIT "/.sprite/init"   /* spritesd itself, bound into the sandbox */
+#define SPRITE_INIT_ARG "--sprite-init"
+#define SPRITE_INIT_READY_FD 4        /* where it says "ready" */
+/* A sandbox's pid 1; never returns. */
+int sprite_init(void);
+
+/* ---- userns.c ---- */
+/* The sprite's host ids: loaded, or picked and saved.  -1 with err. */
+int userns_ids(struct sprite *sp, char *err, size_t errlen);
+/* A new user namespace mapping the sprite's ids: its fd, or -1 with err. */
+int userns_create(const struct sprite *sp, char *err, size_t errlen);
+/* In a child: join the namespace and become its root (plain syscalls). */
+int userns_enter(int fd);
+/* Give the sprite's files (fs/) to its ids if they are another's. */
+int userns_own_files(const struct sprite *sp, char *err, size_t errlen);
+
+/* ---- cgroup.c ---- */
+/* Find the hierarchies and make spritesd's cgroup; -1 with err. */
+int cgroup_setup(struct server *srv, char *err, size_t errlen);
+void cgroup_free(struct server *srv);
+/* Make the sprite's cgroup, set its limits, open its cgroup.procs files. */
+int cgroup_sprite_open(struct sprite *sp, char *err, size_t errlen);
+/* In a child: move into the sprite's cgroup.  0 or -1. */
+int cgroup_join(const struct sprite *sp);
+void cgroup_sprite_close(struct sprite *sp);
+/* The sprite is gone or cold: its cgroup too, once its processes are
+ * (wait: give the killed ones up to 2 s to finish exiting). */
+void cgroup_sprite_remove(struct sprite *sp, int wait);
+
+/* ---- limits.c ---- */
+/* Defaults that leave this host alive: the smaller of a Fly VM's and a
+ * share of the host (spritesd.1, LIMITS). */
+void limits_default(struct limits *lim, const char *statedir);
+/* The sprite's limits: its config's where set, else the server's. */
+void sprite_limits(const struct sprite *sp, struct limits *lim);
+/* Check a create request's "config"; -1 with err (a 400's message). */
+int limits_check_config(json_t *config, char *err, size_t errlen);
+/* The config to show: what it asked for, with the limits in force. */
+void limits_show(const struct sprite *sp, json_t *config);
+
 /* ---- sandbox.c ---- */
+/* Check this host can confine sprites (user namespaces, cgroups, seccomp);
+ * sets srv->no_sandboxes with the reason when it cannot. */
+void sandbox_setup(struct server *srv);
 int sandbox_ensure(struct sprite *sp, char *err, size_t errlen);
 void sandbox_stop(struct sprite *sp);
 /* Re-adopt a sandbox left running by an earlier spritesd, if it is still there. */
@@ -327,11 +404,36 @@ int subvol_fs_is_btrfs(const char *path);
 /* Is path the top directory of a btrfs subvolume? */
 int subvol_is(const char *path);
 int subvol_create(const char *path);
+/* Count the filesystem's space per subvolume (btrfs quota groups), so
+ * that subvol_limit can hold a subvolume to a size.  0 or -1 (errno). */
+int subvol_quota_enable(const char *path);
+/* Limit the subvolume at path to bytes (0: no limit).  0 or -1 (errno). */
+int subvol_limit(const char *path, long long bytes);
 /* Snapshot the subvolume src as dst (read-only when readonly). 0 or -1 (errno). */
 int subvol_snapshot(const char *src, const char *dst, int readonly);
 /* Destroy every subvolume at or under path, each at once; what is left
  * (plain files, subvolumes we may not destroy) is for remove_tree. */
 void subvol_purge(const char *path);
+
+/* ---- seccomp.c ----
+ * The seccomp filter every process of a sprite runs under (spritesd.1,
+ * SECCOMP): built once at start with libseccomp, kept as classic BPF so
+ * that bwrap loads it for the sandbox and execs install it with one
+ * prctl after joining the sandbox. */
+struct sock_filter;
+struct sprite_filter {
+	struct sock_filter *prog; /* malloc'd */
+	unsigned short len;       /* instructions */
+};
+/* Build it; -1 with err set. */
+int seccomp_filter_build(struct sprite_filter *f, char *err, size_t errlen);
+void seccomp_filter_free(struct sprite_filter *f);
+/* Install it in the calling process, which has no_new_privs set: plain
+ * syscalls only (a child made by a raw clone3 may call it).  0, or -1 (errno). */
+int seccomp_filter_load(const struct sprite_filter *f);
+/* A sealed memfd holding the program, for bwrap's --seccomp (close-on-exec:
+ * the caller dup2s it where bwrap looks).  -1 (errno). */
+int seccomp_filter_memfd(const struct sprite_filter *f);
 
 /* ---- exec_ws.c ---- */
 int exec_confirm_upgrade(struct lws *wsi, struct server *srv);

@@ -79,8 +79,10 @@ static struct sprite *sprite_new(struct server *srv, const char *name, json_t *m
 	snprintf(sp->name, sizeof sp->name, "%s", name);
 	sp->dir = xasprintf("%s/sprites/%s", srv->statedir, name);
 	sp->meta = meta;
-	for (size_t i = 0; i < 6; i++)
+	for (size_t i = 0; i < NS_COUNT; i++)
 		sp->sb.ns_fds[i] = -1;
+	for (size_t i = 0; i < CG_MAX; i++)
+		sp->cg_procs[i] = -1;
 	sp->sb.root_fd = -1;
 	lws_dll2_add_tail(&sp->list, &srv->sprites);
 	return sp;
@@ -90,6 +92,7 @@ static void sprite_free(struct sprite *sp)
 {
 	lws_dll2_remove(&sp->list);
 	sandbox_release(&sp->sb);
+	cgroup_sprite_close(sp);
 	policy_free(sp->policy);
 	json_decref(sp->meta);
 	free(sp->dir);
@@ -159,6 +162,11 @@ struct sprite *store_create(struct server *srv, const char *name, json_t *reques
 		snprintf(err, errlen, "sprite \"%s\" already exists", name);
 		return NULL;
 	}
+	json_t *config = json_object_get(request, "config");
+	if (limits_check_config(config, err, errlen) < 0) {
+		*status = 400;
+		return NULL;
+	}
 	char *dir = xasprintf("%s/sprites/%s", srv->statedir, name);
 	static const char *const subs[] = { "fs", "fs/home", "fs/workspace", "fs/tmp", NULL };
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -208,6 +216,13 @@ struct sprite *store_create(struct server *srv, const char *name, json_t *reques
 	json_t *labels = json_object_get(request, "labels");
 	if (json_is_array(labels) && json_array_size(labels))
 		json_object_set(meta, "labels", labels);
+	/* The limits it asked for (0: spritesd's default, resolved when it runs). */
+	static const char *const limit_keys[] = { "ram_mb", "cpus", "storage_gb", "pids" };
+	for (size_t i = 0; i < sizeof limit_keys / sizeof *limit_keys; i++) {
+		json_t *v = json_object_get(config, limit_keys[i]);
+		if (json_is_number(v))
+			json_object_set(json_object_get(meta, "config"), limit_keys[i], v);
+	}
 	json_t *us = json_object_get(request, "url_settings");
 	if (json_is_object(us))
 		json_object_update(json_object_get(meta, "url_settings"), us);
@@ -232,6 +247,9 @@ json_t *sprite_json(struct sprite *sp)
 {
 	json_t *o = json_deep_copy(sp->meta);
 	json_object_set_new(o, "status", json_string(sprite_status(sp)));
+	json_t *config = json_object_get(o, "config");
+	if (json_is_object(config))
+		limits_show(sp, config);
 	return o;
 }
 
@@ -268,6 +286,7 @@ int store_destroy(struct sprite *sp)
 		session_destroy(lws_container_of(p, struct session, list));
 	} lws_end_foreach_dll_safe(p, p1);
 	sandbox_stop(sp);
+	cgroup_sprite_remove(sp, 1);
 	checkpoint_sprite_gone(sp, 1);
 	/* Rename first so a crash mid-removal never leaves a listed half-sprite. */
 	char *trash = xasprintf("%s/sprites/.deleting-%s-%d", sp->srv->statedir, sp->name, (int)getpid());
@@ -283,6 +302,8 @@ void store_free_all(struct server *srv)
 	lws_start_foreach_dll_safe(struct lws_dll2 *, p, p1, lws_dll2_get_head(&srv->sprites)) {
 		struct sprite *sp = lws_container_of(p, struct sprite, list);
 		sp->sb.pidfd_wsi = NULL; /* closed with the lws context */
+		if (!sp->sb.init_pid)
+			cgroup_sprite_remove(sp, 0); /* a running one keeps its cgroup */
 		checkpoint_sprite_gone(sp, 0);
 		sprite_free(sp);
 	} lws_end_foreach_dll_safe(p, p1);

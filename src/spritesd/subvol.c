@@ -169,3 +169,38 @@ void subvol_purge(const char *path)
 	purge_at(dfd, name, 0);
 	close(dfd);
 }
+
+/* Quota groups count each subvolume's referenced bytes (snapshots share
+ * theirs), so a sprite's limit is on what its files take as it sees them.
+ * Enabling them again is harmless. */
+int subvol_quota_enable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct btrfs_ioctl_quota_ctl_args args = { .cmd = BTRFS_QUOTA_CTL_ENABLE };
+	int r = ioctl(fd, BTRFS_IOC_QUOTA_CTL, &args);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r < 0 ? -1 : 0;
+}
+
+int subvol_limit(const char *path, long long bytes)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* qgroupid 0: the subvolume fd is in.  An unlimited one gets the
+	 * largest limit, which also lifts an earlier one. */
+	struct btrfs_ioctl_qgroup_limit_args args = {
+		.qgroupid = 0,
+		.lim = { .flags = BTRFS_QGROUP_LIMIT_MAX_RFER,
+		         .max_rfer = bytes > 0 ? (__u64)bytes : (__u64)-1 },
+	};
+	int r = ioctl(fd, BTRFS_IOC_QGROUP_LIMIT, &args);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return r < 0 ? -1 : 0;
+}
