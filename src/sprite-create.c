@@ -9,7 +9,8 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s [--api URL] [--label LABEL]... NAME\n", progname());
+	fprintf(f, "usage: %s [--api URL] [--label LABEL]... [--ram-mb N] [--cpus N] [--storage-gb N]\n"
+	        "       [--pids N] NAME\n", progname());
 }
 
 int main(int argc, char *argv[])
@@ -17,11 +18,16 @@ int main(int argc, char *argv[])
 	static const struct option opts[] = {
 		{ "api", required_argument, NULL, 'a' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "ram-mb", required_argument, NULL, 'r' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "storage-gb", required_argument, NULL, 's' },
+		{ "pids", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *api = NULL;
 	json_t *labels = json_array();
+	json_t *config = json_object(); /* the sprite's own limits, as Fly's API names them */
 	int c;
 
 	set_progname(argv[0]);
@@ -39,6 +45,20 @@ int main(int argc, char *argv[])
 			}
 			json_array_append_new(labels, json_string(optarg));
 			break;
+		case 'r': case 'c': case 's': case 'p': {
+			char *end;
+			double v = strtod(optarg, &end);
+			int whole = c == 'r' || c == 'p';
+			if (end == optarg || *end || !(v > 0) || v > 1e9 || (whole && v != (double)(long long)v)) {
+				warnx_("bad --%s \"%s\": use a positive %snumber", c == 'r' ? "ram-mb" : c == 'c' ? "cpus" :
+				       c == 's' ? "storage-gb" : "pids", optarg, whole ? "whole " : "");
+				usage(stderr);
+				exit(EXIT_USAGE);
+			}
+			const char *key = c == 'r' ? "ram_mb" : c == 'c' ? "cpus" : c == 's' ? "storage_gb" : "pids";
+			json_object_set_new(config, key, whole ? json_integer((json_int_t)v) : json_real(v));
+			break;
+		}
 		case 'h': usage(stdout); exit(EXIT_OK);
 		default:
 			cli_option_error(c, argv);
@@ -60,6 +80,8 @@ int main(int argc, char *argv[])
 	json_t *body = json_pack("{s:s}", "name", name);
 	if (json_array_size(labels))
 		json_object_set(body, "labels", labels);
+	if (json_object_size(config))
+		json_object_set(body, "config", config);
 
 	struct api_response resp;
 	char err[1024];
@@ -82,6 +104,7 @@ int main(int argc, char *argv[])
 	free(what);
 	json_decref(body);
 	json_decref(labels);
+	json_decref(config);
 	config_free(&cfg);
 	return status;
 }

@@ -179,11 +179,9 @@ probe a fill /workspace/again 32
 is "$out" "fill: ok 32" "space freed is space again"
 
 # ---- a sprite's own limits, through the API ----
-run curl -s -w '\n%{http_code}' -H "Authorization: Bearer $(cat "$STATE/token")" -X POST \
-	-d '{"name":"c","config":{"ram_mb":64,"pids":32,"storage_gb":0.5,"cpus":0.5}}' "$SPRITESD_URL/v1/sprites"
-is "$(echo "$out" | tail -n 1)" 201 "create with a config of its own"
-is "$(echo "$out" | head -n 1 | jq -c .config)" '{"ram_mb":64,"cpus":0.5,"region":"local","storage_gb":0.5,"pids":32}' \
-	"the sprite shows its limits"
+run sprite-create --ram-mb 64 --pids 32 --storage-gb 0.5 --cpus 0.5 c
+is "$rc/$(echo "$out" | jq -c .config)" '0/{"ram_mb":64,"cpus":0.5,"region":"local","storage_gb":0.5,"pids":32}' \
+	"sprite-create --ram-mb 64 --pids 32 --storage-gb 0.5 --cpus 0.5: the sprite shows its limits"
 run sprite-exec -s c -- true
 is "$(cat "$(sed -n 1p "$STATE/cgroups")/c/memory.limit_in_bytes")/$(cat "$(sed -n 2p "$STATE/cgroups")/c/pids.max")" \
 	"$((64 << 20))/32" "its cgroup has them"
@@ -196,6 +194,9 @@ run curl -s -w '\n%{http_code}' -H "Authorization: Bearer $(cat "$STATE/token")"
 is "$(echo "$out" | tail -n 1)/$(echo "$out" | head -n 1 | jq -r .message)" \
 	"400/invalid config: ram_mb must be a whole number of MiB, at least 32 (0 or absent: spritesd's default)" \
 	"a bad one is a 400 that says what is accepted"
+run sprite-create --pids 8 d
+is "$rc/$err" "1/sprite-create: invalid config: pids must be a whole number of processes, at least 16 (0 or absent: spritesd's default)" \
+	"which sprite-create shows"
 
 # ---- bad limit flags ----
 run spritesd -d "$T/never" --max-memory 12Q

@@ -132,7 +132,7 @@ static int v2_delegate(const char *dir, char *err, size_t errlen)
 			return 0;
 	}
 	snprintf(err, errlen, "cannot enable the memory, pids and cpu controllers in %s: %s "
-	         "(run spritesd as root, or in a delegated cgroup: systemd-run --user -p Delegate=yes)",
+	         "(run spritesd as root, or as systemd-run --user --scope -p Delegate=yes spritesd)",
 	         dir, strerror(errno));
 	return -1;
 }
