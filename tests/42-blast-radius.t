@@ -93,6 +93,13 @@ like "$out" "sleeping" "STOP and KILL from inside leave pid 1 running"
 probe a write /proc/1/comm x
 is "$out" "write /proc/1/comm: EINVAL" "nor can a sprite rename it through /proc (the kernel's EINVAL)"
 
+# ---- no way around the disk quota or the network namespace ----
+run sprite-exec -s a -- btrfs subvolume create /workspace/sub
+like "$rc/$err" "1/ERROR: cannot create subvolume" "a nested btrfs subvolume (outside the quota) cannot be made"
+like "$err" "Operation not permitted" "(EPERM)"
+run sprite-exec -s a -- python3 -c 'import socket; socket.socket(40, socket.SOCK_STREAM)'
+like "$err" "Address family not supported" "a vsock socket (which no network namespace confines) cannot be made"
+
 # ---- the host's kernel settings ----
 cp_host=$(cat /proc/sys/kernel/core_pattern)
 probe a write /proc/sys/kernel/core_pattern "$cp_host"
@@ -179,9 +186,12 @@ probe a fill /workspace/again 32
 is "$out" "fill: ok 32" "space freed is space again"
 
 # ---- a sprite's own limits, through the API ----
-run sprite-create --ram-mb 64 --pids 32 --storage-gb 0.5 --cpus 0.5 c
-is "$rc/$(echo "$out" | jq -c .config)" '0/{"ram_mb":64,"cpus":0.5,"region":"local","storage_gb":0.5,"pids":32}' \
-	"sprite-create --ram-mb 64 --pids 32 --storage-gb 0.5 --cpus 0.5: the sprite shows its limits"
+run sprite-create --ram-mb 64 --pids 32 --storage-gb 0.0625 --cpus 0.5 c
+is "$rc/$(echo "$out" | jq -c .config)" '0/{"ram_mb":64,"cpus":0.5,"region":"local","storage_gb":0.0625,"pids":32}' \
+	"sprite-create --ram-mb 64 --pids 32 --storage-gb 0.0625 --cpus 0.5: the sprite shows its limits"
+run sprite-create --ram-mb 4096 --pids 1000 e
+is "$rc/$(echo "$out" | jq -c '[.config.ram_mb, .config.pids]')" '0/[160,64]' \
+	"spritesd's --max-* are ceilings: more is held to them"
 run sprite-exec -s c -- true
 is "$(cat "$(sed -n 1p "$STATE/cgroups")/c/memory.limit_in_bytes")/$(cat "$(sed -n 2p "$STATE/cgroups")/c/pids.max")" \
 	"$((64 << 20))/32" "its cgroup has them"
@@ -195,7 +205,7 @@ is "$(echo "$out" | tail -n 1)/$(echo "$out" | head -n 1 | jq -r .message)" \
 	"400/invalid config: ram_mb must be a whole number of MiB, at least 32 (0 or absent: spritesd's default)" \
 	"a bad one is a 400 that says what is accepted"
 run sprite-create --pids 8 d
-is "$rc/$err" "1/sprite-create: invalid config: pids must be a whole number of processes, at least 16 (0 or absent: spritesd's default)" \
+is "$rc/$err" "1/sprite-create: cannot create sprite \"d\": invalid config: pids must be a whole number of processes, at least 16 (0 or absent: spritesd's default) (bad_request)" \
 	"which sprite-create shows"
 
 # ---- bad limit flags ----
@@ -239,6 +249,15 @@ like "$(grep 'sprite "x" cannot start' "$T/nobody.log")" "sprites cannot start h
 	"saying why"
 kill "$nobody_pid"
 wait "$nobody_pid"
+
+# ---- a restarted spritesd keeps its sprites confined ----
+stop_spritesd TERM
+start_spritesd --max-memory 160M --max-pids 64 --max-disk 96M
+run sprite-exec -s b -- grep -E ':(memory|pids|cpu):' /proc/self/cgroup
+is "$(echo "$out" | sed 's/^[0-9]*://' | sort | tr '\n' ' ')" "cpu:/ memory:/ pids:/ " \
+	"after a restart, an exec in a running sprite is in the sprite's cgroups"
+probe b fork 200
+like "$out" "fork: EAGAIN " "and its process limit holds"
 
 # ---- a destroyed sprite's cgroup goes with it ----
 run sprite-destroy a

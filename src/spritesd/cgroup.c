@@ -330,9 +330,19 @@ out:
 
 int cgroup_join(const struct sprite *sp)
 {
-	for (int i = 0; i < CG_MAX; i++)
-		if (sp->cg_procs[i] >= 0 && write(sp->cg_procs[i], "0", 1) != 1)
+	int n = sp->srv->cg.version == 1 ? CG_MAX : sp->srv->cg.version == 2 ? 1 : 0;
+	if (!n) {
+		errno = ENOENT;
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		if (sp->cg_procs[i] < 0) {
+			errno = EBADF; /* never unconfined: the cgroup was not opened */
 			return -1;
+		}
+		if (write(sp->cg_procs[i], "0", 1) != 1)
+			return -1;
+	}
 	return 0;
 }
 

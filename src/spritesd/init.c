@@ -8,8 +8,8 @@
  * /proc/1/mem.  This one keeps the capabilities bwrap leaves the command
  * (in the sprite's user namespace only), and the kernel lets a process
  * ptrace only a target whose capabilities are a subset of its own: sprite
- * processes have none.  Signals sent from inside the sandbox reach a
- * namespace's init only if it handles them, and it handles none. */
+ * processes have none.  It blocks every signal and takes each one off its
+ * queue, reaping on SIGCHLD: what a sprite sends it does nothing. */
 #include "spritesd.h"
 
 #include <signal.h>
@@ -27,12 +27,12 @@ int sprite_init(void)
 	/* spritesd waits for this: the sandbox is built. */
 	(void)!write(SPRITE_INIT_READY_FD, "ready\n", 6);
 	syscall(SYS_close_range, 3, ~0U, 0);
-	sigset_t chld;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
+	/* Every signal is blocked, so none ends it, and each is taken and
+	 * dropped here: queued ones would otherwise pile up against the
+	 * sprite's signal limit. */
 	for (;;) {
-		sigwaitinfo(&chld, NULL);
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
+		if (sigwaitinfo(&all, NULL) == SIGCHLD)
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
 	}
 }

@@ -47,13 +47,14 @@ void sprite_limits(const struct sprite *sp, struct limits *lim)
 	json_t *config = json_object_get(sp->meta, "config");
 	double ram_mb = config_number(config, "ram_mb"), storage_gb = config_number(config, "storage_gb");
 	double cpus = config_number(config, "cpus"), pids = config_number(config, "pids");
-	if (ram_mb > 0)
+	/* Its own, up to spritesd's: --max-* are ceilings as well as defaults. */
+	if (ram_mb > 0 && ((long long)ram_mb << 20) < lim->memory)
 		lim->memory = (long long)ram_mb << 20;
-	if (storage_gb > 0)
+	if (storage_gb > 0 && (!lim->disk || (long long)(storage_gb * (1 << 30)) < lim->disk))
 		lim->disk = (long long)(storage_gb * (1 << 30));
 	if (cpus > 0)
 		lim->cpus = cpus;
-	if (pids > 0)
+	if (pids > 0 && (long long)pids < lim->pids)
 		lim->pids = (long long)pids;
 }
 

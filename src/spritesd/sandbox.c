@@ -156,6 +156,13 @@ void sandbox_adopt(struct sprite *sp)
 	char err[256];
 	if (pid > 0 && start && proc_start_time(pid) == start && sandbox_attach(sp, pid, err, sizeof err) == 0) {
 		free(path);
+		/* Its execs must join its cgroup too: without it, stop it (its
+		 * next command starts it confined). */
+		if (userns_ids(sp, err, sizeof err) < 0 || cgroup_sprite_open(sp, err, sizeof err) < 0) {
+			fprintf(stderr, "spritesd: sprite \"%s\": %s\n", sp->name, err);
+			sandbox_stop(sp);
+			return;
+		}
 		/* Its proxy's listening socket died with the last spritesd. */
 		if (proxy_start(sp, err, sizeof err) < 0) {
 			fprintf(stderr, "spritesd: sprite \"%s\": %s\n", sp->name, err);
@@ -318,7 +325,8 @@ static void arg_stage(struct launch *l, const char *opt, char *host, const char 
 /* In the launcher: stage the sprite's directories (see arg_stage). */
 static int stage(const struct launch *l)
 {
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	/* Slave: our mounts stay ours, the host's unmounts still reach us. */
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
 	    mount("sprite-stage", STAGE_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16k") < 0)
 		return -1;
 	for (int i = 0; i < l->n_stage; i++) {
@@ -464,7 +472,7 @@ static _Noreturn void launcher(const struct sprite *sp, int userns, const int fd
 		dprintf(err, "cannot join the sprite's cgroup: %s", strerror(errno));
 		_exit(1);
 	}
-	if (userns_enter(userns) < 0) {
+	if (userns_enter(userns, sp->ids.count > 1) < 0) {
 		dprintf(err, "cannot enter the sprite's user namespace: %s", strerror(errno));
 		_exit(1);
 	}
@@ -549,6 +557,10 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	args(&l, "--perms", "0755", "--dir");
 	args(&l, "/home", NULL, NULL);
 	arg_stage(&l, "--ro-bind", policy_dir, "/.sprite/policy");
+	/* Its path: a bind mount takes no file of another mount namespace,
+	 * as /proc/self/exe is once the launcher has its own.  An upgrade
+	 * that replaced the file leaves " (deleted)": stat then fails, and
+	 * the message says so. */
 	char self[4096];
 	ssize_t selflen = readlink("/proc/self/exe", self, sizeof self - 1);
 	self[selflen > 0 ? selflen : 0] = '\0';
@@ -595,14 +607,19 @@ static int sandbox_start(struct sprite *sp, char *err, size_t errlen)
 	char buf[1024], rd[16];
 	read_until(info[0], buf, sizeof buf, deadline, NULL);
 	json_t *o = json_loads(buf, 0, NULL);
-	pid_t pid = (pid_t)json_integer_value(json_object_get(o, "child-pid"));
+	pid_t child = (pid_t)json_integer_value(json_object_get(o, "child-pid"));
 	json_decref(o);
+	pid_t pid = child;
 	if (pid > 0) {
 		read_until(ready[0], rd, sizeof rd, deadline, "\n");
 		if (strcmp(rd, "ready\n"))
 			pid = 0;
 	}
 	if (pid <= 0) {
+		/* A half-made sandbox holds the error pipe open: never wait on it. */
+		if (child > 0)
+			kill(child, SIGKILL);
+		fcntl(errp[0], F_SETFL, O_NONBLOCK);
 		char msg[512];
 		ssize_t m = read(errp[0], msg, sizeof msg - 1);
 		msg[m > 0 ? m : 0] = '\0';
@@ -765,7 +782,7 @@ struct spawn_report {
 /* Give up every capability for good, as bwrap does for its own children:
  * joining the namespaces with setns kept ours, and with them a root
  * spritesd's sprite could remount /usr read-write. */
-static void drop_capabilities(void)
+static int drop_capabilities(void)
 {
 	for (int cap = 0; cap <= 63; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && cap > CAP_LAST_CAP)
@@ -774,8 +791,9 @@ static void drop_capabilities(void)
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[2];
 	memset(data, 0, sizeof data);
-	syscall(SYS_capset, &hdr, data);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (syscall(SYS_capset, &hdr, data) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return 0;
 }
 
 /* The command's process, in the sandbox: plain syscalls only (it was made
@@ -789,16 +807,21 @@ static _Noreturn void exec_child(const struct spawn_req *req, const struct sprit
 	int fds[3] = { req->fd_in, req->fd_out, req->fd_err };
 	/* Move them above 2 first so dup2 never clobbers one we still need. */
 	for (int i = 0; i < 3; i++)
-		fds[i] = fcntl(fds[i], F_DUPFD, 3);
+		if ((fds[i] = fcntl(fds[i], F_DUPFD, 3)) < 0)
+			_exit(126); /* never run with spritesd's own 0-2 */
 	for (int i = 0; i < 3; i++)
-		dup2(fds[i], i);
+		if (dup2(fds[i], i) < 0)
+			_exit(126);
 	syscall(SYS_close_range, 3, ~0U, 0);
 
 	if (req->dir && chdir(req->dir) < 0) {
 		dprintf(2, "sprite: cannot change to directory %s: %s\n", req->dir, strerror(errno));
 		_exit(126);
 	}
-	drop_capabilities();
+	if (drop_capabilities() < 0) {
+		dprintf(2, "sprite: cannot drop capabilities: %s\n", strerror(errno));
+		_exit(126);
+	}
 	if (seccomp_filter_load(filter) < 0) {
 		dprintf(2, "sprite: cannot install the sprite's seccomp filter: %s\n", strerror(errno));
 		_exit(126);
@@ -864,7 +887,7 @@ pid_t sandbox_spawn(struct sprite *sp, const struct spawn_req *req, char *err, s
 		for (size_t i = 0; i < NS_COUNT; i++) {
 			if (sb->ns_fds[i] < 0)
 				continue;
-			if ((i == NS_USER ? userns_enter(sb->ns_fds[i]) : setns(sb->ns_fds[i], 0)) < 0) {
+			if ((i == NS_USER ? userns_enter(sb->ns_fds[i], sp->ids.count > 1) : setns(sb->ns_fds[i], 0)) < 0) {
 				r.err = errno;
 				snprintf(r.msg, sizeof r.msg, "cannot enter the sandbox's %s namespace: %s",
 				         ns_names[i], strerror(errno));

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/btrfs.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -29,6 +30,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -201,12 +203,25 @@ static int add_rules(scmp_filter_ctx ctx, uint32_t native, char *err, size_t err
 	/* TIOCSTI and TIOCLINUX push input into a terminal (another process
 	 * may share it); the kernel reads the request's low 32 bits only, so
 	 * mask them: upper bits must not get around the rule. */
-	static const unsigned long tty_inject[] = { TIOCSTI, TIOCLINUX };
-	for (size_t i = 0; i < sizeof tty_inject / sizeof tty_inject[0]; i++) {
-		struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffull, tty_inject[i]);
+	/* btrfs lets anyone make a subvolume or a snapshot where they may
+	 * write, and a nested subvolume is outside the quota that holds a
+	 * sprite's files (and outside its checkpoints). */
+	static const unsigned long denied_ioctls[] = { TIOCSTI, TIOCLINUX, BTRFS_IOC_SUBVOL_CREATE,
+	                                               BTRFS_IOC_SUBVOL_CREATE_V2, BTRFS_IOC_SNAP_CREATE,
+	                                               BTRFS_IOC_SNAP_CREATE_V2 };
+	for (size_t i = 0; i < sizeof denied_ioctls / sizeof denied_ioctls[0]; i++) {
+		struct scmp_arg_cmp c = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffull, denied_ioctls[i] & 0xffffffffull);
 		if (add(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl", 1, &c, err, errlen) < 0)
 			return -1;
 	}
+	/* vsock ignores network namespaces: on a VM host it reaches the
+	 * hypervisor's side, around the proxy and the policy (Docker refuses
+	 * it too).  i386's socketcall hides its arguments in memory. */
+	struct scmp_arg_cmp vsock = SCMP_A0(SCMP_CMP_EQ, AF_VSOCK);
+	if (add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socket", 1, &vsock, err, errlen) < 0 ||
+	    add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), "socketpair", 1, &vsock, err, errlen) < 0 ||
+	    add(ctx, SCMP_ACT_ERRNO(ENOSYS), "socketcall", 0, NULL, err, errlen) < 0)
+		return -1;
 	/* ptrace and process_vm_readv/writev stay allowed, as Docker does on
 	 * kernels >= 4.8: debuggers need them, and the user namespace already
 	 * confines whom they reach.  chroot stays too: it needs CAP_SYS_CHROOT. */

@@ -152,8 +152,10 @@ int sprite_init(void);
 int userns_ids(struct sprite *sp, char *err, size_t errlen);
 /* A new user namespace mapping the sprite's ids: its fd, or -1 with err. */
 int userns_create(const struct sprite *sp, char *err, size_t errlen);
-/* In a child: join the namespace and become its root (plain syscalls). */
-int userns_enter(int fd);
+/* In a child: join the namespace and become its root, with no
+ * supplementary group (ranged: a root spritesd's, where setgroups must
+ * work).  Plain syscalls. */
+int userns_enter(int fd, int ranged);
 /* Give the sprite's files (fs/) to its ids if they are another's. */
 int userns_own_files(const struct sprite *sp, char *err, size_t errlen);
 

@@ -120,6 +120,10 @@ int store_load(struct server *srv)
 			continue;
 		}
 		struct sprite *sp = sprite_new(srv, de->d_name, meta);
+		/* Every range known before a new sprite picks one. */
+		char err[256];
+		if (!srv->no_sandboxes && userns_ids(sp, err, sizeof err) < 0)
+			fprintf(stderr, "spritesd: sprite \"%s\": %s\n", sp->name, err);
 		sandbox_adopt(sp);
 	}
 	closedir(d);

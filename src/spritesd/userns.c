@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #define SPRITE_IDS 65536
@@ -111,7 +112,16 @@ int userns_create(const struct sprite *sp, char *err, size_t errlen)
 	if (pid == 0) {
 		close(up[0]);
 		close(down[1]);
-		int e = unshare(CLONE_NEWUSER) == 0 ? 0 : errno;
+		/* The namespace belongs to its maker, and the kernel charges
+		 * what is done in it (inotify instances, queued signals,
+		 * message queues) to its maker's per-user limits: the sprite's
+		 * root makes it, not host root.  We keep every right over it. */
+		int e = 0;
+		if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setresgid(sp->ids.gid, sp->ids.gid, sp->ids.gid) < 0 ||
+		                       setresuid(sp->ids.uid, sp->ids.uid, sp->ids.uid) < 0))
+			e = errno;
+		if (!e && unshare(CLONE_NEWUSER) < 0)
+			e = errno;
 		(void)!write(up[1], &e, sizeof e);
 		(void)!read(down[0], &e, 1); /* until spritesd has what it needs */
 		_exit(0);
@@ -154,13 +164,13 @@ out:
 	return fd;
 }
 
-int userns_enter(int fd)
+int userns_enter(int fd, int ranged)
 {
 	if (syscall(SYS_setns, fd, CLONE_NEWUSER) < 0 || syscall(SYS_setresgid, 0, 0, 0) < 0)
 		return -1;
 	/* Denied when an unprivileged spritesd made the namespace; then no
 	 * supplementary group was ours to keep anyway. */
-	if (syscall(SYS_setgroups, 0, NULL) < 0 && errno != EPERM)
+	if (syscall(SYS_setgroups, 0, NULL) < 0 && (ranged || errno != EPERM))
 		return -1;
 	return syscall(SYS_setresuid, 0, 0, 0) < 0 ? -1 : 0;
 }
