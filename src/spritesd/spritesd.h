@@ -7,7 +7,9 @@
  *   http.c     the REST routes
  *   exec_ws.c  the exec WebSocket protocol (one connection = one client)
  *   session.c  exec sessions: a process, its output scrollback, its clients
- *   sandbox.c  a sprite's bubblewrap sandbox, and spawning into it
+ *   sandbox.c  a sprite's bubblewrap sandbox, and spawning into it;
+ *              launch.c starts it, init.c is its pid 1; userns.c, cgroup.c,
+ *              limits.c and seccomp.c confine it
  *   store.c    the sprite registry on disk
  *   checkpoint.c  checkpoints; volume.c, subvol.c  the btrfs they need
  *   policy.c   network policies: parsing, presets, matching (pure)
@@ -183,7 +185,15 @@ int limits_check_config(json_t *config, char *err, size_t errlen);
 /* The config to show: what it asked for, with the limits in force. */
 void limits_show(const struct sprite *sp, json_t *config);
 
+/* ---- launch.c ---- */
+/* Start the sprite's sandbox (its ids, cgroup and policy directory ready;
+ * policy_dir is taken): its pid 1 once it runs, or -1 with err. */
+pid_t launch_sandbox(struct sprite *sp, const struct limits *lim, char *policy_dir, char *err, size_t errlen);
+
 /* ---- sandbox.c ---- */
+#define SPRITE_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* A child about to exec: undo what spritesd changed in its own process. */
+void child_reset_signals(void);
 /* Check this host can confine sprites (user namespaces, cgroups, seccomp);
  * sets srv->no_sandboxes with the reason when it cannot. */
 void sandbox_setup(struct server *srv);

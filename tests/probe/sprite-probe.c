@@ -328,6 +328,22 @@ static int probe_uid(void)
 	return -1;
 }
 
+/* Write all of buf: 0, or the errno that stopped it (EIO for a write of
+ * 0 bytes, which never comes from a regular file: do not spin). */
+static int write_full(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? errno : EIO;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 static void check_write(const char *file, const char *text)
 {
 	int err = 0;
@@ -335,17 +351,7 @@ static void check_write(const char *file, const char *text)
 	if (fd < 0) {
 		err = errno;
 	} else {
-		size_t len = strlen(text), off = 0;
-		while (off < len) {
-			ssize_t n = write(fd, text + off, len - off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0) {
-				err = n < 0 ? errno : EIO;
-				break;
-			}
-			off += (size_t)n;
-		}
+		err = write_full(fd, text, strlen(text));
 		/* /proc/sys may only judge the value on close: count that too. */
 		if (close(fd) < 0 && !err)
 			err = errno;
@@ -449,22 +455,9 @@ static void check_fill(const char *file, long mib)
 	if (fd < 0) {
 		err = errno;
 	} else {
-		while (!err && done < mib) {
-			size_t off = 0;
-			while (off < sizeof buf) {
-				ssize_t n = write(fd, buf + off, sizeof buf - off);
-				if (n < 0 && errno == EINTR)
-					continue;
-				if (n <= 0) {
-					/* 0 never comes from a regular file: do not spin. */
-					err = n < 0 ? errno : EIO;
-					break;
-				}
-				off += (size_t)n;
-			}
-			if (!err)
+		while (!err && done < mib)
+			if (!(err = write_full(fd, buf, sizeof buf)))
 				done++;
-		}
 		/* Quota and space errors may surface only at writeback. */
 		if (!err && fsync(fd) < 0)
 			err = errno;

@@ -68,10 +68,10 @@ static void expect_err(long rc, int e, int want, const char *desc)
 		expect_err(rc_, e_, want, desc);                                       \
 	} while (0)
 
-/* A raw clone with flags, like fork; the child (if any) leaves at once. */
-static long clone_with(unsigned long flags)
+/* After a raw clone: the child (if any) leaves at once, the parent reaps
+ * it and keeps the clone's errno. */
+static long cloned(long rc)
 {
-	long rc = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
 	if (rc == 0)
 		_exit(0);
 	int e = errno;
@@ -81,19 +81,18 @@ static long clone_with(unsigned long flags)
 	return rc;
 }
 
+/* A raw clone with flags, like fork. */
+static long clone_with(unsigned long flags)
+{
+	return cloned(syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0));
+}
+
 /* clone3 with no flags; struct clone_args (version 0) spelled as 8 u64s. */
 static long clone3_plain(void)
 {
 	uint64_t args[8] = { 0 };
 	args[4] = SIGCHLD; /* exit_signal */
-	long rc = syscall(SYS_clone3, args, sizeof args);
-	if (rc == 0)
-		_exit(0);
-	int e = errno;
-	if (rc > 0)
-		waitpid((pid_t)rc, NULL, 0);
-	errno = e;
-	return rc;
+	return cloned(syscall(SYS_clone3, args, sizeof args));
 }
 
 /* Is personality value v one Docker allows? */
