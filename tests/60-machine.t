@@ -169,6 +169,7 @@ is "$(sprite_procs doomed)" "" "afterwards no process is left in the sprite's cg
 i=0
 while [ -n "$(ns_procs "$ns")" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 is "$(ns_procs "$ns")" "" "and none is left in its PID namespace"
+for p in $(ns_procs "$ns"); do diag "left: $(ps -o pid=,ppid=,stat=,args= -p "$p")"; done
 [ ! -e "$STATE/sprites/doomed" ]
 ok $? "its directory is gone"
 is "$(find "$STATE/sprites" -maxdepth 1 -name '*doomed*' | wc -l | tr -d ' ')" 0 "with no leftover of it"
