@@ -261,7 +261,22 @@ static void start_stdin(struct wsx *x)
 
 /* ---- the WebSocket ---- */
 
-static const char *refusal(struct wsx *x, int status, char *buf, size_t len)
+/* spritesd's reason for a refused upgrade, from its sprite-error header
+ * (printable ASCII only: it is shown on a terminal); "" if none. */
+static void server_reason(struct lws *wsi, char *why, size_t len)
+{
+	*why = '\0';
+	int n = lws_hdr_custom_copy(wsi, why, (int)len, "sprite-error:", 13);
+	if (n <= 0) {
+		*why = '\0';
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		if (why[i] < 0x20 || why[i] >= 0x7f)
+			why[i] = '?';
+}
+
+static const char *refusal(struct wsx *x, struct lws *wsi, int status, char *buf, size_t len)
 {
 	const struct sprite_config *cfg = x->ctx->cfg;
 	switch (status) {
@@ -280,8 +295,14 @@ static const char *refusal(struct wsx *x, int status, char *buf, size_t len)
 	case 400:
 		snprintf(buf, len, "the server rejected the exec request (400 bad request)");
 		break;
-	default:
-		snprintf(buf, len, "the server refused the exec (HTTP %d)", status);
+	default: {
+		char why[256];
+		server_reason(wsi, why, sizeof why);
+		if (*why)
+			snprintf(buf, len, "the server refused the exec (HTTP %d): %s", status, why);
+		else
+			snprintf(buf, len, "the server refused the exec (HTTP %d)", status);
+	}
 	}
 	return buf;
 }
@@ -334,11 +355,11 @@ static int exec_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 			lws_callback_on_writable(wsi);
 		return 0;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-		char buf[300];
+		char buf[600];
 		x->wsi = NULL;
 		x->http_status = (int)lws_http_client_http_response(wsi);
 		if (x->http_status)
-			fail(x, "%s", refusal(x, x->http_status, buf, sizeof buf));
+			fail(x, "%s", refusal(x, wsi, x->http_status, buf, sizeof buf));
 		else
 			connect_failed(x, in);
 		return 0;

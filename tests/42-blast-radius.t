@@ -58,6 +58,9 @@ run sprite-exec -s a -- sh -c 'cat /proc/[0-9]*/cmdline /proc/self/mountinfo 2>/
 unlike "$out" "$T" "nor does any process's command line or the mount table"
 run sprite-exec -s a -- cat /proc/self/cgroup
 unlike "$out" "spritesd-" "its cgroup's host path is hidden (a cgroup namespace of its own)"
+run sprite-exec -s a -- sh -c 'cat /proc/self/oom_score_adj; echo -1 >/proc/self/oom_score_adj 2>/dev/null || echo refused'
+is "$out/$(($(cat "/proc/$SPRITESD_PID/oom_score_adj") <= 0))" "1000
+refused/1" "sprite processes are the OOM killer's first choice, and cannot go below spritesd"
 
 # ---- no new user namespaces, no capabilities ----
 for check in unshare-user clone-user unshare-mount; do
@@ -196,6 +199,11 @@ run sprite-exec -s c -- true
 is "$(cat "$(sed -n 1p "$STATE/cgroups")/c/memory.limit_in_bytes")/$(cat "$(sed -n 2p "$STATE/cgroups")/c/pids.max")" \
 	"$((64 << 20))/32" "its cgroup has them"
 is "$(cat "$(sed -n 3p "$STATE/cgroups")/c/cpu.cfs_quota_us")" 50000 "and half a CPU"
+ram=$(($(getconf _PHYS_PAGES) * $(getconf PAGESIZE)))
+page=$(getconf PAGESIZE)
+is "$(cat "$(sed -n 1p "$STATE/cgroups")/memory.limit_in_bytes")/$(cat "$(sed -n 2p "$STATE/cgroups")/pids.max")" \
+	"$((ram * 3 / 4 - ram * 3 / 4 % page))/$(($(cat /proc/sys/kernel/pid_max) / 2))" \
+	"all sprites together: at most three quarters of the host's memory and half its pid space"
 run sprite-list
 is "$(jq -c 'select(.name == "a") | .config' "$T/out")" '{"ram_mb":160,"cpus":'"$(nproc)"',"region":"local","storage_gb":0.09375,"pids":64}' \
 	"a sprite without a config shows spritesd's defaults"
@@ -245,6 +253,8 @@ tok=$(cat "$T/nobody/sd/token")
 SPRITES_API_URL=$url SPRITES_TOKEN=$tok sprite-create x >/dev/null
 run env SPRITES_API_URL="$url" SPRITES_TOKEN="$tok" sprite-exec -s x -- true
 is "$rc" 255 "and runs no sprite"
+like "$err" "sprite-exec: the server refused the exec (HTTP 500): sprites cannot start here: cannot create the cgroup" \
+	"sprite-exec says the server's reason"
 like "$(grep 'sprite "x" cannot start' "$T/nobody.log")" "sprites cannot start here: cannot create the cgroup" \
 	"saying why"
 kill "$nobody_pid"

@@ -119,8 +119,11 @@ is "$(in_sprite 'echo hello | PATH=~/.local/bin:$PATH go mod download; cat ~/too
 task project add deps "$R" >/dev/null || { echo "Bail out! task project add"; exit 1; }
 
 # ---- task sprite init: every marker, once ----
+# Real npm, pip and bundler: slow when the whole suite runs in parallel.
+RUN_TIMEOUT=300
 run task sprite init deps --allow mirror.example.org --allow '*.pkg.example.com'
 is "$rc" 0 "task sprite init deps: exit 0"
+[ "$rc" = 0 ] || printf '%s\n' "$err" | sed 's/^/# stderr: /'
 is "$(printf '%s' "$out" | jq -r .dependencies)" installed "it says the dependencies were installed"
 is "$(notes)" "task: Gemfile: bundle install
 task: package-lock.json: npm ci --no-audit --no-fund

@@ -55,10 +55,12 @@ unlike() {  # unlike GOT SUBSTRING DESCRIPTION
 diag() { printf '# %s\n' "$*"; }
 
 # run CMD...: $rc is its status, $out and $err its stdout and stderr (also
-# kept byte-exact in $T/out and $T/err).  Every command gets 60 s at most.
+# kept byte-exact in $T/out and $T/err).  Every command gets 60 s at most,
+# or $RUN_TIMEOUT seconds where a test sets it (installers under a loaded
+# parallel run).
 # shellcheck disable=SC2034 # rc, out and err are for the tests
 run() {
-	timeout 60 "$@" >"$T/out" 2>"$T/err"
+	timeout "${RUN_TIMEOUT:-60}" "$@" >"$T/out" 2>"$T/err"
 	rc=$?
 	out=$(cat "$T/out")
 	err=$(cat "$T/err")

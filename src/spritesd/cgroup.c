@@ -7,6 +7,8 @@
  * own, in each hierarchy, as spritesd-HASH/NAME: HASH is taken from the state
  * directory, so several spritesds on one host (the tests run many) never
  * share one, and a restarted spritesd finds its sprites' cgroups again.
+ * spritesd-HASH caps all its sprites together (limits_total), so that many
+ * sprites at their own limits still leave the host its memory and pids.
  * STATEDIR/cgroups lists the spritesd-HASH directories, for whoever cleans
  * up after a spritesd that was killed.
  *
@@ -137,6 +139,9 @@ static int v2_delegate(const char *dir, char *err, size_t errlen)
 	return -1;
 }
 
+static int apply_v1(const char *const dirs[CG_MAX], const struct limits *lim, char *err, size_t errlen);
+static int apply_v2(const char *dir, const struct limits *lim, char *err, size_t errlen);
+
 int cgroup_setup(struct server *srv, char *err, size_t errlen)
 {
 	struct cgroups *cg = &srv->cg;
@@ -189,6 +194,13 @@ int cgroup_setup(struct server *srv, char *err, size_t errlen)
 		}
 		free(own);
 	}
+	/* All sprites together: what one sprite may use, times a few, must
+	 * not take the host (limits.c). */
+	struct limits total;
+	limits_total(&srv->limits, &total);
+	if ((cg->version == 1 ? apply_v1((const char *const *)cg->dir, &total, err, errlen)
+	                      : apply_v2(cg->dir[0], &total, err, errlen)) < 0)
+		goto out;
 	/* For cleaning up after a killed spritesd (tests do). */
 	char *list = NULL;
 	for (int i = 0; i < CG_MAX && cg->dir[i]; i++) {
@@ -343,7 +355,9 @@ int cgroup_join(const struct sprite *sp)
 		if (write(sp->cg_procs[i], "0", 1) != 1)
 			return -1;
 	}
-	return 0;
+	/* Should the host itself run out of memory, sprite processes go first;
+	 * a sprite may lower this to 0, never below spritesd's (main.c). */
+	return write_to("/proc/self/oom_score_adj", "1000");
 }
 
 void cgroup_sprite_close(struct sprite *sp)

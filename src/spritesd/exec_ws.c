@@ -111,7 +111,7 @@ static int reject(struct lws *wsi, int status, const char *code, const char *msg
 	if (srv->log_requests)
 		fprintf(stderr, "spritesd: WS %s %d\n", path, status);
 	char *body = code ? error_body(code, "%s", msg) : NULL;
-	int r = http_respond_now(wsi, status, "application/json", body, body ? strlen(body) : 0);
+	int r = http_respond_now(wsi, status, "application/json", body, body ? strlen(body) : 0, msg);
 	free(body);
 	return r < 0 ? -1 : 1;
 }

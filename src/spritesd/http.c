@@ -62,13 +62,21 @@ static void log_request(struct lws *wsi, const char *method, const char *path, i
 	fprintf(stderr, "spritesd: %s %s %d %lldms\n", method, path, status, now_ms() - started);
 }
 
-int http_respond_now(struct lws *wsi, int status, const char *type, const char *body, size_t len)
+int http_respond_now(struct lws *wsi, int status, const char *type, const char *body, size_t len,
+                     const char *reason)
 {
 	uint8_t buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+	/* A WebSocket client sees a refused upgrade's status and headers but
+	 * seldom its body: the reason goes in a header too, printable ASCII. */
+	char why[256] = "";
+	for (size_t i = 0; reason && reason[i] && i < sizeof why - 1; i++)
+		why[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] : '?';
 	if (lws_add_http_common_headers(wsi, (unsigned int)status, len ? type : NULL, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"sprite-version:",
 	                                (const unsigned char *)SPRITESD_VERSION,
 	                                (int)strlen(SPRITESD_VERSION), &p, end) ||
+	    (*why && lws_add_http_header_by_name(wsi, (const unsigned char *)"sprite-error:",
+	                                         (const unsigned char *)why, (int)strlen(why), &p, end)) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	if (len) {

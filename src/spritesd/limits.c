@@ -16,15 +16,26 @@
 #define FLY_DISK (100LL << 30)
 #define PIDS_CEILING 4096
 
-void limits_default(struct limits *lim, const char *statedir)
+static long long host_memory(void)
 {
-	long long ram = (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
-	lim->memory = ram > 0 && ram / 2 < FLY_MEMORY ? ram / 2 : FLY_MEMORY;
-	/* An eighth of the pid space: eight sprites forking flat out still
-	 * leave the host processes to run. */
+	return (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+}
+
+static long long host_pid_max(void)
+{
 	char *s = read_file("/proc/sys/kernel/pid_max", 64, NULL);
 	long long pid_max = s ? atoll(s) : 32768;
 	free(s);
+	return pid_max > 0 ? pid_max : 32768;
+}
+
+void limits_default(struct limits *lim, const char *statedir)
+{
+	long long ram = host_memory();
+	lim->memory = ram > 0 && ram / 2 < FLY_MEMORY ? ram / 2 : FLY_MEMORY;
+	/* An eighth of the pid space: eight sprites forking flat out still
+	 * leave the host processes to run. */
+	long long pid_max = host_pid_max();
 	lim->pids = pid_max / 8 < PIDS_CEILING ? pid_max / 8 : PIDS_CEILING;
 	/* Half of the filesystem the sprites' files are on. */
 	char *sprites = xasprintf("%s/sprites", statedir);
@@ -33,6 +44,18 @@ void limits_default(struct limits *lim, const char *statedir)
 	free(sprites);
 	lim->disk = fs > 0 && fs / 2 < FLY_DISK ? fs / 2 : FLY_DISK;
 	lim->cpus = 0;
+}
+
+/* All sprites together: three quarters of the memory and half of the pid
+ * space, so that the host keeps the rest whatever the sprites do; never
+ * less than one sprite may have (--max-* said so). */
+void limits_total(const struct limits *each, struct limits *total)
+{
+	long long ram = host_memory(), pid_max = host_pid_max();
+	total->memory = ram * 3 / 4 > each->memory ? ram * 3 / 4 : each->memory;
+	total->pids = pid_max / 2 > each->pids ? pid_max / 2 : each->pids;
+	total->disk = 0;
+	total->cpus = 0;
 }
 
 static double config_number(const json_t *config, const char *key)

@@ -280,6 +280,10 @@ int main(int argc, char **argv)
 	if (max_pids >= 0)
 		srv.limits.pids = max_pids;
 	srv.shares = shares;
+	/* Should the host run out of memory, the sprites' processes (1000,
+	 * cgroup_join, and never below 0) go before spritesd: it goes below 0
+	 * itself where it may (CAP_SYS_RESOURCE; containers often lack it). */
+	write_to("/proc/self/oom_score_adj", "-500");
 	/* Before anything is listening: it forks. */
 	sandbox_setup(&srv);
 

@@ -167,7 +167,8 @@ int cgroup_setup(struct server *srv, char *err, size_t errlen);
 void cgroup_free(struct server *srv);
 /* Make the sprite's cgroup, set its limits, open its cgroup.procs files. */
 int cgroup_sprite_open(struct sprite *sp, char *err, size_t errlen);
-/* In a child: move into the sprite's cgroup.  0 or -1. */
+/* In a child: move into the sprite's cgroup, and first in line for the
+ * host's OOM killer.  0 or -1. */
 int cgroup_join(const struct sprite *sp);
 void cgroup_sprite_close(struct sprite *sp);
 /* The sprite is gone or cold: its cgroup too, once its processes are
@@ -178,6 +179,8 @@ void cgroup_sprite_remove(struct sprite *sp, int wait);
 /* Defaults that leave this host alive: the smaller of a Fly VM's and a
  * share of the host (spritesd.1, LIMITS). */
 void limits_default(struct limits *lim, const char *statedir);
+/* What all sprites together may use (the cgroup above theirs). */
+void limits_total(const struct limits *each, struct limits *total);
 /* The sprite's limits: its config's where set, else the server's. */
 void sprite_limits(const struct sprite *sp, struct limits *lim);
 /* Check a create request's "config"; -1 with err (a 400's message). */
@@ -373,8 +376,10 @@ int http_respond_error(struct lws *wsi, struct conn *c, int status, const char *
 int http_stream_begin(struct lws *wsi, struct conn *c, int status);
 void http_stream_line(struct conn *c, json_t *line);
 void http_stream_end(struct conn *c);
-/* Write a complete HTTP response now (status, JSON or empty body). */
-int http_respond_now(struct lws *wsi, int status, const char *type, const char *body, size_t len);
+/* Write a complete HTTP response now (status, JSON or empty body; reason,
+ * unless NULL, also in a sprite-error header for WebSocket clients). */
+int http_respond_now(struct lws *wsi, int status, const char *type, const char *body, size_t len,
+                     const char *reason);
 /* JSON error body {"error":code,"message":msg} (malloc'd). */
 char *error_body(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
