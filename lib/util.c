@@ -260,3 +260,23 @@ int write_to(const char *path, const char *text)
 	errno = e;
 	return r;
 }
+
+/* mkdir -p: the directory and its missing parents, all with mode. */
+int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	int r = mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
+	free(p);
+	return r;
+}
+

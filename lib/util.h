@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 /* Exit statuses shared by every command. */
@@ -31,6 +32,8 @@ char *read_file(const char *path, size_t max, size_t *len);
 /* Write text to an existing file (a /proc or cgroup knob) in one write(2).
  * 0, or -1 with errno set. */
 int write_to(const char *path, const char *text);
+/* mkdir -p: 0, or -1 with errno. */
+int mkdir_p(const char *path, mode_t mode);
 
 /* Remove trailing whitespace in place; returns s. */
 char *rtrim(char *s);

@@ -275,5 +275,43 @@ is "$rc" 0 "destroy a"
 [ ! -d "$cg_mem" ] && [ ! -d "$cg_pids" ]
 ok $? "its cgroups are gone"
 
+# ---- host ids are distinct across the host's spritesds ----
+# The record (--ids-dir) holds every range but two: 0x23450000, claimed by
+# a sprite directory that is gone (a spritesd killed before it could give
+# it back), and 0x54320000.  The others' holder exists and is still being
+# made (no userns file): they are taken.
+ids=$T/ids
+mkdir -p "$ids" "$T/holder"
+awk -v d="$ids" -v h="$T/holder" 'BEGIN {
+	for (s = 4096; s < 28672; s++) if (s != 21554) {
+		f = sprintf("%s/%08x", d, s * 65536); print (s == 9029 ? h "-gone" : h) > f; close(f)
+	}
+}'
+for n in p q; do
+	spritesd -l 127.0.0.1:0 -d "$T/$n" --ids-dir "$ids" >"$T/$n.log" 2>&1 &
+	i=0
+	while [ ! -s "$T/$n/url" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+done
+# as SPRITESD CMD...: CMD, talking to that spritesd.
+as() { _sd=$1; shift; env SPRITES_API_URL="$(cat "$T/$_sd/url")" SPRITES_TOKEN="$(cat "$T/$_sd/token")" "$@"; }
+as p sprite-create x >/dev/null && as q sprite-create y >/dev/null
+as p sprite-exec -s x -- true && as q sprite-exec -s y -- true
+ok $? "two spritesds sharing the record, a sprite each"
+is "$(cut -d' ' -f1 "$T/p/sprites/x/userns" "$T/q/sprites/y/userns" | sort -n | tr '\n' ' ')" \
+	"$((0x23450000)) $((0x54320000)) " "their sprites have the two free ranges, one each, the stale one reclaimed"
+is "$(cat "$ids/23450000" "$ids/54320000" | sort | tr '\n' ' ')" "$T/p/sprites/x $T/q/sprites/y " \
+	"the record names them"
+as p sprite-create z >/dev/null
+run env SPRITES_API_URL="$(cat "$T/p/url")" SPRITES_TOKEN="$(cat "$T/p/token")" sprite-exec -s z -- true
+like "$err" "no range of host ids is left for sprite \"z\"" "a third: no range is left, and sprite-exec says so"
+base_y=$(cut -d' ' -f1 "$T/q/sprites/y/userns")
+as q sprite-destroy y
+[ ! -e "$ids/$(printf %08x "$base_y")" ]
+ok $? "a destroyed sprite gives its range back"
+run env SPRITES_API_URL="$(cat "$T/p/url")" SPRITES_TOKEN="$(cat "$T/p/token")" sprite-exec -s z -- id -u
+is "$rc/$out/$(cut -d' ' -f1 "$T/p/sprites/z/userns")" "0/0/$base_y" "which the next sprite then has"
+for n in x z; do as p sprite-destroy "$n"; done
+for n in p q; do pkill -TERM -f "spritesd -l 127.0.0.1:0 -d $T/$n "; done
+
 plan "$tap_n"
 done_testing

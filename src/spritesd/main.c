@@ -31,6 +31,8 @@ static void usage(FILE *f)
 	        "  --max-disk SIZE    a sprite's files (default: 100G or half of their filesystem; 0: no limit)\n"
 	        "  --max-pids N       a sprite's processes and threads (default: 4096 or pid_max/8)\n"
 	        "  --share PATH       show this host file or directory read-only in every sprite; repeatable\n"
+	        "  --ids-dir DIR      where this host's spritesds record their sprites' id ranges\n"
+	        "                     (default: /run/spritesd/ids)\n"
 	        "  --resolve HOST=IP  (for tests) the proxy resolves HOST to IP; repeatable\n"
 	        "  -q            do not log requests\n"
 	        "  -h            show this help\n",
@@ -75,24 +77,6 @@ static void add_share(char ***shares, size_t *n, const char *arg)
 	*shares = xrealloc(*shares, (*n + 2) * sizeof **shares);
 	(*shares)[(*n)++] = xstrdup(arg);
 	(*shares)[*n] = NULL;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char *p = xstrdup(path);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	int r = mkdir(p, mode) < 0 && errno != EEXIST ? -1 : 0;
-	free(p);
-	return r;
 }
 
 
@@ -182,6 +166,7 @@ int main(int argc, char **argv)
 	long long max_memory = -1, max_disk = -1, max_pids = -1;
 	char **shares = NULL;
 	size_t n_shares = 0;
+	const char *ids_dir = "/run/spritesd/ids";
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "state-dir", required_argument, NULL, 'd' },
@@ -195,6 +180,7 @@ int main(int argc, char **argv)
 		{ "max-disk", required_argument, NULL, 'D' },
 		{ "max-pids", required_argument, NULL, 'P' },
 		{ "share", required_argument, NULL, 'S' },
+		{ "ids-dir", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -231,6 +217,11 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'S': add_share(&shares, &n_shares, optarg); break;
+		case 'U':
+			if (optarg[0] != '/')
+				die(EXIT_USAGE, "bad --ids-dir \"%s\": use an absolute path", optarg);
+			ids_dir = optarg;
+			break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -259,6 +250,12 @@ int main(int argc, char **argv)
 	srv.statedir = statedir ? xstrdup(statedir) : spritesd_default_statedir();
 	if (mkdir_p(srv.statedir, 0700) < 0)
 		die(EXIT_FAIL, "cannot create state directory %s: %s", srv.statedir, strerror(errno));
+	/* Absolute: its sprites' directories name them host-wide (idreg.c). */
+	char *absolute = realpath(srv.statedir, NULL);
+	if (absolute) {
+		free(srv.statedir);
+		srv.statedir = absolute;
+	}
 	char *sprites_dir = xasprintf("%s/sprites", srv.statedir);
 	if (mkdir_p(sprites_dir, 0700) < 0)
 		die(EXIT_FAIL, "cannot create %s: %s", sprites_dir, strerror(errno));
@@ -280,6 +277,7 @@ int main(int argc, char **argv)
 	if (max_pids >= 0)
 		srv.limits.pids = max_pids;
 	srv.shares = shares;
+	srv.ids_dir = xstrdup(ids_dir);
 	/* Should the host run out of memory, the sprites' processes (1000,
 	 * cgroup_join, and never below 0) go before spritesd: it goes below 0
 	 * itself where it may (CAP_SYS_RESOURCE; containers often lack it). */
@@ -396,6 +394,7 @@ int main(int argc, char **argv)
 	free(srv.token);
 	free(srv.base_url);
 	free(srv.statedir);
+	free(srv.ids_dir);
 	free(srv.no_checkpoints);
 	free(srv.no_sandboxes);
 	free(srv.no_disk_limits);

@@ -120,6 +120,7 @@ struct server {
 	struct limits limits;     /* the defaults: --max-memory, --max-disk, --max-pids */
 	struct sprite_filter *filter; /* seccomp.c */
 	char **shares;            /* --share: host paths shown read-only in sprites (NULL-terminated) */
+	char *ids_dir;            /* --ids-dir: the host's record of id ranges (idreg.c) */
 };
 
 /* ---- store.c ---- */
@@ -160,6 +161,13 @@ int userns_create(const struct sprite *sp, char *err, size_t errlen);
 int userns_enter(int fd, int ranged);
 /* Give the sprite's files (fs/) to its ids if they are another's. */
 int userns_own_files(const struct sprite *sp, char *err, size_t errlen);
+
+/* ---- idreg.c ---- */
+/* Claim the range at base for the sprite directory owner, host-wide:
+ * 1 claimed (or already its), 0 another sprite's, -1 with errno. */
+int idreg_claim(const char *dir, uid_t base, const char *owner);
+/* Give it back, if it is owner's (before owner is removed). */
+void idreg_release(const char *dir, uid_t base, const char *owner);
 
 /* ---- cgroup.c ---- */
 /* Find the hierarchies and make spritesd's cgroup; -1 with err. */

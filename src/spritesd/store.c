@@ -292,6 +292,8 @@ int store_destroy(struct sprite *sp)
 	sandbox_stop(sp);
 	cgroup_sprite_remove(sp, 1);
 	checkpoint_sprite_gone(sp, 1);
+	if (sp->ids.count > 1)
+		idreg_release(sp->srv->ids_dir, sp->ids.uid, sp->dir); /* while sp->dir says they are its */
 	/* Rename first so a crash mid-removal never leaves a listed half-sprite. */
 	char *trash = xasprintf("%s/sprites/.deleting-%s-%d", sp->srv->statedir, sp->name, (int)getpid());
 	const char *victim = rename(sp->dir, trash) == 0 ? trash : sp->dir;

@@ -2,8 +2,8 @@
  * as a host user that matters.
  *
  * A root spritesd gives each sprite 65536 host uids and gids of its own,
- * picked at random in SPRITE_ID_FIRST.. and distinct from every other
- * sprite it has; the sprite's root is the first of them.  An unprivileged
+ * picked at random in 0x10000000..0x6fffffff and distinct from every other
+ * sprite on this host (idreg.c); the sprite's root is the first of them.  An unprivileged
  * spritesd can only map its own uid, which then is the sprite's root.  The
  * sprite's files on the host belong to its ids; a sprite made before it had
  * a range (its files owned by host root) has them shifted once.
@@ -59,20 +59,46 @@ int userns_ids(struct sprite *sp, char *err, size_t errlen)
 	int have = s && sscanf(s, "%llu %llu %llu", &uid, &gid, &count) == 3 && count;
 	free(s);
 	int root = geteuid() == 0;
-	/* Kept when it still fits how we run: a range as root, our own ids otherwise. */
-	if (have && (root ? count == SPRITE_IDS && !base_taken(sp, (uid_t)uid)
-	                  : count == 1 && uid == getuid() && gid == getgid())) {
+	/* Kept when it still fits how we run: a range as root (and no other
+	 * sprite's on this host), our own ids otherwise. */
+	int keep = have && (root ? count == SPRITE_IDS && !base_taken(sp, (uid_t)uid)
+	                         : count == 1 && uid == getuid() && gid == getgid());
+	if (keep && root) {
+		int claimed = idreg_claim(sp->srv->ids_dir, (uid_t)uid, sp->dir);
+		if (claimed < 0) {
+			snprintf(err, errlen, "cannot record the ids of sprite \"%s\" in %s: %s", sp->name,
+			         sp->srv->ids_dir, strerror(errno));
+			free(path);
+			return -1;
+		}
+		keep = claimed; /* else another spritesd's sprite has them: pick anew */
+	}
+	if (keep) {
 		sp->ids.uid = (uid_t)uid, sp->ids.gid = (gid_t)gid, sp->ids.count = (unsigned)count;
 		free(path);
 		return 0;
 	}
 	if (root) {
+		/* From a random slot on, the first that no sprite on this host has. */
 		uint32_t r;
-		do {
-			if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-				r = (uint32_t)now_ms() * 2654435761u;
-			sp->ids.uid = (uid_t)((SPRITE_SLOT_FIRST + r % SPRITE_SLOT_COUNT) * SPRITE_IDS);
-		} while (base_taken(sp, sp->ids.uid));
+		if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+			r = (uint32_t)now_ms() * 2654435761u;
+		int claimed = 0;
+		for (uint32_t i = 0; i < SPRITE_SLOT_COUNT && claimed == 0; i++) {
+			uid_t base = (uid_t)((SPRITE_SLOT_FIRST + (r + i) % SPRITE_SLOT_COUNT) * SPRITE_IDS);
+			if (!base_taken(sp, base) && (claimed = idreg_claim(sp->srv->ids_dir, base, sp->dir)) == 1)
+				sp->ids.uid = base;
+		}
+		if (claimed != 1) {
+			if (claimed < 0)
+				snprintf(err, errlen, "cannot record the ids of sprite \"%s\" in %s: %s", sp->name,
+				         sp->srv->ids_dir, strerror(errno));
+			else
+				snprintf(err, errlen, "no range of host ids is left for sprite \"%s\" (%s lists "
+				         "who has them: destroy sprites)", sp->name, sp->srv->ids_dir);
+			free(path);
+			return -1;
+		}
 		sp->ids.gid = (gid_t)sp->ids.uid;
 		sp->ids.count = SPRITE_IDS;
 	} else {
