@@ -10,15 +10,25 @@ PKGS     = libcurl libwebsockets jansson sqlite3 libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
+# A packager's CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS (on the command line or
+# in the environment) go alongside the project's own, never instead of them
+# (GNU's coding standards): what the build needs is in ST_*.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -Wall -Wextra -D_GNU_SOURCE -Ilib $(PKG_CFLAGS) -MMD -MP
+ST_CPPFLAGS = -D_GNU_SOURCE -Ilib $(PKG_CFLAGS)
+ST_CFLAGS = -std=c11 -Wall -Wextra -MMD -MP
 ifeq ($(WERROR),1)
-CFLAGS += -Werror
+ST_CFLAGS += -Werror
 endif
-LDLIBS += $(PKG_LIBS)
+ST_LDLIBS = $(PKG_LIBS)
 # Link only what a command uses: sprite-exec makes no REST calls, so it
 # need not load libcurl and its dozens of libraries at every start.
-LDFLAGS += -Wl,--as-needed
+ST_LDFLAGS = -Wl,--as-needed
+
+COMPILE = $(CC) $(ST_CPPFLAGS) $(CPPFLAGS) $(ST_CFLAGS) $(CFLAGS)
+LINK = $(CC) $(ST_CFLAGS) $(CFLAGS) $(ST_LDFLAGS) $(LDFLAGS)
+
+%.o: %.c
+	$(COMPILE) -c -o $@ $<
 
 # The shared client library: every command links it.
 LIB_OBJS = lib/util.o lib/query.o lib/config.o lib/api.o lib/cli.o lib/cli_api.o lib/frame.o lib/wsexec.o lib/term.o lib/cksum.o lib/hookmap.o lib/taskdb.o lib/jsonl.o
@@ -42,26 +52,26 @@ $(LIB): $(LIB_OBJS)
 
 bin/%: src/%.o $(LIB)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(ST_LDLIBS) $(LDLIBS)
 
 # hook-apply parses in threads (lib/jsonl.c).
-bin/hook-apply: LDLIBS += -pthread
+bin/hook-apply: ST_LDLIBS += -pthread
 
 bin/spritesd: $(SPRITESD_OBJS) $(LIB)
 	@mkdir -p bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(ST_LDLIBS) $(LDLIBS)
 
 tests/unit/%.test: tests/unit/%.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(ST_LDLIBS) $(LDLIBS)
 
 # spritesd's pure parts, tested on their own: the policy matcher, the
 # proxy's request parser.
 tests/unit/t-policy.test: tests/unit/t-policy.o src/spritesd/policy.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(ST_LDLIBS) $(LDLIBS)
 tests/unit/t-proxyreq.test: tests/unit/t-proxyreq.o src/spritesd/proxyreq.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(ST_LDLIBS) $(LDLIBS)
 tests/unit/t-seccomp.test: tests/unit/t-seccomp.o src/spritesd/seccomp.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(ST_LDLIBS) $(LDLIBS)
 
 check: all $(UNIT_TESTS) tests/probe/sprite-probe
 	# Tests are independent (each has its own spritesd) and mostly wait: run 4 at once.
@@ -92,7 +102,7 @@ clean:
 
 # Run inside sprites by the isolation tests (copied in over stdin).
 tests/probe/sprite-probe: tests/probe/sprite-probe.c
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(LINK) -o $@ $<
 
 .PHONY: all check bench demo install clean
 .PRECIOUS: %.o
