@@ -102,7 +102,7 @@ clean:
 
 # Run inside sprites by the isolation tests (copied in over stdin).
 tests/probe/sprite-probe: tests/probe/sprite-probe.c
-	$(LINK) -o $@ $<
+	$(COMPILE) $(ST_LDFLAGS) $(LDFLAGS) -o $@ $<
 
 .PHONY: all check bench demo install clean
 .PRECIOUS: %.o

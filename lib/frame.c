@@ -4,6 +4,8 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -113,15 +115,25 @@ char *frame_signal_msg(const char *signame)
 	return dump(json_pack("{s:s, s:s}", "type", "signal", "signal", signame));
 }
 
+/* An int field, given as a number or a string of digits; dflt when it is
+ * absent or not an int (out of range included: casting it is undefined). */
 static int get_int(json_t *o, const char *key, int dflt)
 {
 	json_t *v = json_object_get(o, key);
-	if (json_is_integer(v))
-		return (int)json_integer_value(v);
-	if (json_is_real(v))
-		return (int)json_real_value(v);
-	if (json_is_string(v))
-		return atoi(json_string_value(v));
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+		return i >= INT_MIN && i <= INT_MAX ? (int)i : dflt;
+	}
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+		return d >= INT_MIN && d <= INT_MAX ? (int)d : dflt;
+	}
+	if (json_is_string(v)) {
+		char *end;
+		errno = 0;
+		long l = strtol(json_string_value(v), &end, 10);
+		return !errno && end != json_string_value(v) && l >= INT_MIN && l <= INT_MAX ? (int)l : dflt;
+	}
 	return dflt;
 }
 

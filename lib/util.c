@@ -216,7 +216,7 @@ static size_t utf8_seq(const unsigned char *p)
 	unsigned cp = p[0] & (0x7f >> n);
 	for (size_t i = 1; i < n; i++)
 		cp = cp << 6 | (p[i] & 0x3f);
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && cp < 0x10000))
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
 		return 0;
 	return n;
 }

@@ -119,6 +119,8 @@ static void emit(struct tail *t, const char *line, size_t len)
 	json_t *v = json_loadb(line, len, JSON_DECODE_ANY, NULL);
 	if (v) {
 		json_object_set_new(o, "line", v);
+	} else if (len == 0) {
+		json_object_set_new(o, "text", json_string("")); /* (line may be NULL then) */
 	} else {
 		json_t *s = json_stringn(line, len);
 		if (s) {
@@ -399,7 +401,12 @@ int main(int argc, char *argv[])
 		die(EXIT_USAGE, "no file to follow");
 	if (strlen(path) > 400)
 		die(EXIT_USAGE, "the path is too long (at most 400 bytes)");
-	snprintf(t.source, sizeof t.source, "%s:%s", sprite, path);
+	/* As the cursors name it: JSON strings are UTF-8, and a path need not be. */
+	char *source = xasprintf("%s:%s", sprite, path);
+	char *lossy = utf8_lossy(source);
+	snprintf(t.source, sizeof t.source, "%s", lossy);
+	free(lossy);
+	free(source);
 	load_cursor(&t, from);
 
 	int backoff = BACKOFF_MIN_MS;

@@ -208,6 +208,15 @@ code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' -H @"$T/auth" -H 'Co
 	-H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
 	"$SPRITESD_URL/v1/sprites/box/exec?cmd=echo&cmd=a%00b")
 is "$code" 400 "a NUL byte in a query value is refused with 400"
+# Durations out of any sane range (their cast to an integer was undefined).
+for d in 1e300s 1e300 inf nan -5s 1e17; do
+	code=$(curl -s --noproxy '*' -o /dev/null -w '%{http_code}' -H @"$T/auth" -H 'Connection: Upgrade' \
+		-H 'Upgrade: websocket' -H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' \
+		"$SPRITESD_URL/v1/sprites/box/exec?cmd=true&max_run_after_disconnect=$d")
+	printf '%s %s\n' "$d" "$code"
+done >"$T/durations"
+is "$(tr '\n' ' ' <"$T/durations")" "1e300s 400 1e300 400 inf 400 nan 400 -5s 400 1e17 400 " \
+	"max_run_after_disconnect out of range, infinite, NaN or negative: 400"
 
 plan "$tap_n"
 done_testing

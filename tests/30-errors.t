@@ -89,6 +89,15 @@ curl -s --noproxy '*' --max-time 1 "telnet://127.0.0.1:$SPRITESD_PORT" </dev/nul
 sleep 0.2
 kill -0 "$SPRITESD_PID" 2>/dev/null
 ok $? "spritesd survives a connection closed without a request"
+# A request line holding %0a (rewritten before lws sees it) and a long run
+# of raw 0xFF bytes, which the rewrite makes six times longer: before any
+# token is checked.  (curl's telnet doubles each 0xFF: still a run of them.)
+{ printf 'GET /v1/sprites/box/exec?cmd=%%0a'; head -c 20000 /dev/zero | tr '\0' '\377'; printf ' HTTP/1.1\r\nHost: x\r\n\r\n'; } |
+	curl -s --noproxy '*' --max-time 2 "telnet://127.0.0.1:$SPRITESD_PORT" >/dev/null 2>&1
+sleep 0.2
+run sprite-list
+is "$rc/$(kill -0 "$SPRITESD_PID" 2>/dev/null && echo alive)" "0/alive" \
+	"spritesd survives a request line of %0a and raw 0xFF bytes, and serves the next request"
 # A client killed in the middle of a command.
 sprite-exec -s box -n -- sh -c 'echo started; exec sleep 30' >"$T/gone.out" 2>&1 &
 gone=$!

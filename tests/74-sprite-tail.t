@@ -38,6 +38,18 @@ is "$(jq -c .line "$T/out" | tr '\n' ' ')" '{"n":3} {"n":4} ' "the held line is 
 is "$(offsets "$T/out")" "33 41 " "with exact offsets"
 run sprite-tail -s tl --from "" "$F"
 is "$(wc -l <"$T/out" | tr -d ' ')" 5 "--from \"\" starts at the beginning"
+# A path that is not UTF-8, and a file that starts with empty lines.
+bad=$(printf '/tmp/x\377y')
+# shellcheck disable=SC2016 # $1 is the sprite shell's
+sprite-exec -s tl -- sh -c 'printf "\n\n{\"n\":1}\n" >"$1"' sh "$bad"
+run sprite-tail -s tl "$bad"
+is "$rc" 0 "a path that is not UTF-8: exit 0"
+is "$(jq -c '[.text, .line]' "$T/out" | tr '\n' ' ')" '["",null] ["",null] [null,{"n":1}] ' \
+	"empty lines come as empty text"
+is "$(jq -r .cursor.source "$T/out" | sort -u)" "tl:/tmp/x$(printf '\357\277\275')y" \
+	"the cursor names the path with U+FFFD for the byte that is not UTF-8"
+run sprite-tail -s tl --from "$(sed -n 2p "$T/out" | jq -c .cursor)" "$bad"
+is "$rc/$(jq -c .line "$T/out")" '0/{"n":1}' "and resumes from such a cursor"
 
 # ---- bad cursors ----
 run sprite-tail -s tl --from '{"nope":1}' "$F"

@@ -38,6 +38,9 @@ static int parse_target(struct lws *wsi, const struct query *q, struct exec_targ
 	return -1;
 }
 
+/* The longest duration taken: a century, far inside a long long of ms. */
+#define DURATION_MAX_MS (100.0 * 365 * 24 * 3600 * 1000)
+
 long long parse_duration_ms(const char *s)
 {
 	if (!s || !*s)
@@ -48,19 +51,25 @@ long long parse_duration_ms(const char *s)
 	if (!strcmp(s, "0"))
 		return 0;
 	double v = strtod(p, &end);
-	if (!*end)
-		return (long long)(v * 1000);
-	while (*p) {
-		v = strtod(p, &end);
-		if (end == p)
-			return -1;
-		p = end;
-		if (!strncmp(p, "ms", 2)) total += v, p += 2;
-		else if (*p == 's') total += v * 1000, p++;
-		else if (*p == 'm') total += v * 60000, p++;
-		else if (*p == 'h') total += v * 3600000, p++;
-		else return -1;
+	if (!*end) {
+		total = v * 1000;
+	} else {
+		while (*p) {
+			v = strtod(p, &end);
+			if (end == p || !(v >= 0))
+				return -1;
+			p = end;
+			if (!strncmp(p, "ms", 2)) total += v, p += 2;
+			else if (*p == 's') total += v * 1000, p++;
+			else if (*p == 'm') total += v * 60000, p++;
+			else if (*p == 'h') total += v * 3600000, p++;
+			else return -1;
+		}
 	}
+	/* Negative, NaN, infinite or absurd: not a duration (and the cast
+	 * below would be undefined). */
+	if (!(total >= 0 && total <= DURATION_MAX_MS))
+		return -1;
 	return (long long)total;
 }
 

@@ -49,7 +49,11 @@ static int is_hex(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* Rewrite the request line buf[0..line) into out; returns the new length. */
+/* The most a request line grows by rewriting: a raw 0xFF byte becomes six. */
+#define REWRITE_GROWTH 6
+
+/* Rewrite the request line buf[0..line) into out (room for
+ * line * REWRITE_GROWTH bytes); returns the new length. */
 static size_t rewrite_line(const char *buf, size_t line, char *out)
 {
 	size_t o = 0;
@@ -97,7 +101,7 @@ static void hand_over(struct sniff *sn, size_t head, int rewrite)
 	}
 	char *nl = memchr(sn->buf, '\n', head);
 	size_t line = (size_t)(nl - sn->buf);
-	char *out = xmalloc(line * 3 + (head - line) + 1);
+	char *out = xmalloc(line * REWRITE_GROWTH + (head - line) + 1);
 	size_t n = rewrite_line(sn->buf, line, out);
 	memcpy(out + n, sn->buf + line, head - line);
 	n += head - line;

@@ -55,14 +55,19 @@ int policy_host_normalize(const char *in, char *out, size_t outlen, int *is_ip)
 	*is_ip = 0;
 	if (n == 0 || n >= outlen || n > 255)
 		return -1;
-	/* An IPv6 address may come bracketed, as in a URL or "[::1]:443". */
+	/* An IPv6 address may come bracketed, as in a URL or "[::1]:443";
+	 * only an IPv6 address may. */
 	char buf[256];
-	if (in[0] == '[' && in[n - 1] == ']') {
-		memcpy(buf, in + 1, n - 2);
-		buf[n - 2] = '\0';
+	int bracketed = in[0] == '[' && n >= 2 && in[n - 1] == ']';
+	if (bracketed) {
+		n -= 2;
+		memcpy(buf, in + 1, n);
+		buf[n] = '\0';
 	} else {
 		memcpy(buf, in, n + 1);
 	}
+	if (n == 0)
+		return -1;
 	for (const char *p = buf; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("-._:", *p))
 			return -1;
@@ -71,7 +76,13 @@ int policy_host_normalize(const char *in, char *out, size_t outlen, int *is_ip)
 		*is_ip = 1;
 		return inet_ntop(AF_INET6, addr, out, (socklen_t)outlen) ? 0 : -1;
 	}
-	if (strchr(buf, ':'))
+	if (bracketed || strchr(buf, ':'))
+		return -1;
+	/* The root's dot first, so that "127.1." is the address it names, as
+	 * resolvers take it, and a second pass changes nothing. */
+	if (buf[n - 1] == '.')
+		buf[--n] = '\0';
+	if (n == 0)
 		return -1;
 	/* inet_aton, not inet_pton: resolvers take "127.1", "2130706433" and
 	 * "0x7f.0.0.1" as addresses too, and so must the policy. */
@@ -80,9 +91,6 @@ int policy_host_normalize(const char *in, char *out, size_t outlen, int *is_ip)
 		*is_ip = 1;
 		return inet_ntop(AF_INET, &a4, out, (socklen_t)outlen) ? 0 : -1;
 	}
-	n = strlen(buf);
-	if (buf[n - 1] == '.')
-		buf[--n] = '\0';
 	if (n == 0 || n > 253)
 		return -1;
 	size_t label = 0;

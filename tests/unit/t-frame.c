@@ -318,6 +318,13 @@ static void test_parse(void)
 	type = frame_parse_text(rs, strlen(rs), &t);
 	is_str(type, "resize", "resize type");
 	ok(t.cols == 132 && t.rows == 50, "resize cols 132, rows 50");
+	/* Out of an int's range: casting it would be undefined; not a size. */
+	const char *huge = "{\"type\":\"resize\",\"cols\":1e300,\"rows\":99999999999}";
+	type = frame_parse_text(huge, strlen(huge), &t);
+	ok(type && t.cols <= 0 && t.rows <= 0, "resize with 1e300 and 99999999999: neither taken (%d, %d)", t.cols, t.rows);
+	const char *strs = "{\"type\":\"resize\",\"cols\":\"80\",\"rows\":\"99999999999999999999\"}";
+	type = frame_parse_text(strs, strlen(strs), &t);
+	ok(type && t.cols == 80 && t.rows <= 0, "sizes as strings: \"80\" taken, an overflowing one not (%d, %d)", t.cols, t.rows);
 
 	const char *sg = "{\"type\":\"signal\",\"signal\":\"SIGTERM\"}";
 	type = frame_parse_text(sg, strlen(sg), &t);

@@ -73,7 +73,7 @@ static const char *norm(const char *in)
 
 int main(void)
 {
-	plan(64);
+	plan(70);
 
 	/* ---- what is a policy ---- */
 	is_str(error_of(POL("")), "(accepted)", "no rules is a policy");
@@ -126,6 +126,27 @@ int main(void)
 	is_str(norm("2130706433"), "127.0.0.1 (ip)", "and so is a bare number");
 	is_str(norm("a_b.example"), "a_b.example", "underscores pass");
 	is_str(norm("a b"), "(invalid)", "spaces do not");
+	is_str(norm("[]"), "(invalid)", "empty brackets are nothing (once read before the buffer)");
+	is_str(norm("["), "(invalid)", "a lone bracket is nothing");
+	is_str(norm("."), "(invalid)", "nor is the root alone");
+	is_str(norm("[example.com]"), "(invalid)", "only an IPv6 address is bracketed");
+	is_str(norm("127.1."), "127.0.0.1 (ip)", "\"127.1.\" is the address too, not a name");
+	/* Normalising twice changes nothing: a second look sees what the first did. */
+	{
+		static const char *const hosts[] = { "Example.COM.", "127.1.", "1.2.3.4.", "[::0001]", "0x7f.1",
+		                                     "a_b.example", "1.2.3.999", "xn--bcher-kva.example." };
+		int same = 1;
+		for (size_t i = 0; i < sizeof hosts / sizeof *hosts; i++) {
+			char once[256], twice[256];
+			int ip1, ip2;
+			if (policy_host_normalize(hosts[i], once, sizeof once, &ip1) < 0 ||
+			    policy_host_normalize(once, twice, sizeof twice, &ip2) < 0 || strcmp(once, twice) || ip1 != ip2) {
+				printf("# not idempotent: %s\n", hosts[i]);
+				same = 0;
+			}
+		}
+		ok(same, "normalising is idempotent");
+	}
 
 	/* ---- matching ---- */
 	const char *p = POL(ALLOW("*.example.com") "," DENY("bad.example.com") "," ALLOW("*.eu.example.com") ","
