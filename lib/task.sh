@@ -13,6 +13,27 @@ say() { printf '%s: %s\n' "$TASK_PROG" "$*" >&2; }
 die() { say "$*"; exit 1; }
 usage_die() { say "$*"; exit 2; }
 
+# jq definitions for the human views.  clean: a text on one line, harmless
+# on a terminal (newline, tab and CR as \n \t \r; other control characters,
+# C1 controls (U+0080-U+009F), bidi marks and overrides, and the line and
+# paragraph separators as ?).  pad(n) / lpad(n): left- / right-aligned in n
+# columns.
+# shellcheck disable=SC2016 # jq's $n, not the shell's
+TASK_JQ_DEFS='
+def clean: [explode[] | if . == 10 then 92, 110 elif . == 9 then 92, 116 elif . == 13 then 92, 114
+	elif . < 32 or . == 127 or (. >= 128 and . < 160) or . == 1564 or . == 8206 or . == 8207
+		or (. >= 8232 and . <= 8238) or (. >= 8294 and . <= 8297) then 63
+	else . end] | implode;
+def pad($n): . + (" " * ($n - length));
+def lpad($n): (" " * ($n - length)) + .;
+'
+
+# term_clean: standard input, line by line as it comes, made harmless for a
+# terminal (clean): what a sprite prints (an installer's output, an error)
+# must not reach the user's terminal raw, where an escape sequence could
+# set the window title or write the clipboard (OSC 52).
+term_clean() { jq --unbuffered -rR "$TASK_JQ_DEFS"'clean'; }
+
 # ---- the database ----
 
 # The task app's location: TASK_DB, else $XDG_DATA_HOME/task/tasks.db, else

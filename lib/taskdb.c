@@ -84,7 +84,11 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	[S_GET_TASK] = "SELECT status, started_at IS NOT NULL, claude_session_id FROM tasks WHERE id = ?1",
+	/* The task's sprite as the task app names it: its project's sprite_name,
+	 * else task-PROJECT; NULL when the task has no project. */
+	[S_GET_TASK] = "SELECT t.status, t.started_at IS NOT NULL, t.claude_session_id,"
+	               " CASE WHEN coalesce(p.sprite_name, '') = '' THEN 'task-' || p.name ELSE p.sprite_name END"
+	               " FROM tasks t LEFT JOIN projects p ON p.name = t.project WHERE t.id = ?1",
 	[S_RECENT] = "SELECT line_type FROM task_logs WHERE task_id = ?1 ORDER BY id DESC LIMIT ?2",
 	[S_SET_STATUS] = "UPDATE tasks SET status = ?2, updated_at = CURRENT_TIMESTAMP WHERE id = ?1",
 	[S_SET_SESSION] = "UPDATE tasks SET claude_session_id = ?2, updated_at = CURRENT_TIMESTAMP WHERE id = ?1",
@@ -292,6 +296,7 @@ int taskdb_get_task(struct taskdb *db, long long id, struct taskdb_task *t)
 		t->status = col_dup(s, 0);
 		t->started = sqlite3_column_int(s, 1);
 		t->session_id = col_dup(s, 2);
+		t->sprite = col_dup(s, 3);
 	}
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
@@ -303,7 +308,8 @@ void taskdb_task_free(struct taskdb_task *t)
 {
 	free(t->status);
 	free(t->session_id);
-	t->status = t->session_id = NULL;
+	free(t->sprite);
+	t->status = t->session_id = t->sprite = NULL;
 }
 
 int taskdb_recent_logs(struct taskdb *db, long long id, char types[][16], int n)

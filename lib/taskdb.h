@@ -36,6 +36,7 @@ struct taskdb_task {
 	char *status;           /* "" when NULL */
 	char *session_id;       /* claude_session_id, "" when NULL */
 	int started;            /* started_at is set */
+	char *sprite;           /* its project's sprite; "" when it has no project */
 };
 /* 1 found, 0 no such task, -1 error. */
 int taskdb_get_task(struct taskdb *db, long long id, struct taskdb_task *t);

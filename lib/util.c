@@ -280,3 +280,23 @@ int mkdir_p(const char *path, mode_t mode)
 	return r;
 }
 
+char *log_safe(const char *s, size_t n, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	if (!outlen)
+		return out;
+	for (size_t i = 0; i < n && s; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int plain = c >= 0x20 && c < 0x7f && c != '\\';
+		if (o + (plain ? 1 : 4) >= outlen)
+			break;
+		if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '\\', out[o++] = 'x', out[o++] = hex[c >> 4], out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}

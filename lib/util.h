@@ -54,6 +54,10 @@ int valid_sprite_name(const char *s);
 /* A copy of s fit for a JSON string: invalid UTF-8 sequences become U+FFFD
  * (malloc'd). */
 char *utf8_lossy(const char *s);
+/* s[0..n) made harmless for a terminal or a log: printable ASCII kept, every
+ * other byte (escapes, C1 controls, UTF-8) and the backslash as \xHH; cut to
+ * fit outlen.  Returns out. */
+char *log_safe(const char *s, size_t n, char *out, size_t outlen);
 
 /* Milliseconds from a monotonic clock. */
 long long now_ms(void);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The longest line; longer ones are reported and skipped without being
@@ -43,16 +44,19 @@ struct task {
 	long long id;
 	int used, exists, started;
 	char *status, *session;
+	char *sprite;       /* its project's: the only sprite whose events it takes */
 	char recent[3][16]; /* line types of its last rows, newest first */
 	int nrecent, recent_loaded;
 };
 
 struct counts {
-	unsigned long long applied, malformed, unknown, ignored, dups;
+	unsigned long long applied, malformed, unknown, ignored, dups, refused;
 };
 
 struct app {
 	const char *db_path;
+	const char *sprite;  /* --sprite: where bare lines come from (NULL: refused) */
+	long long now_ms;    /* wall clock at the batch's start, for implausible ts */
 	struct taskdb *db;
 	int in_tx;
 	unsigned long batch;
@@ -96,7 +100,18 @@ static void out_str(struct app *a, const char *s)
 	out_raw(a, s, strlen(s));
 }
 
-/* A JSON string, escaped as jansson does (our strings are valid UTF-8). */
+/* Code points that a terminal may act on, or that reorder what it shows:
+ * the C1 controls (U+0080-U+009F), bidi marks and overrides, the line and
+ * paragraph separators.  Change lines are read on terminals (| cat, | jq),
+ * so these go as \uXXXX escapes, which JSON readers take back unchanged. */
+static int terminal_unsafe(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* A JSON string, escaped as jansson does (our strings are valid UTF-8),
+ * and the code points above as escapes. */
 static void out_json(struct app *a, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -106,6 +121,21 @@ static void out_json(struct app *a, const char *s)
 	*o++ = '"';
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		unsigned char c = *p;
+		unsigned cp = 0;
+		size_t len = 0;
+		if (c == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			cp = p[1], len = 2;
+		else if (c == 0xd8 && p[1] == 0x9c)
+			cp = 0x61c, len = 2;
+		else if (c == 0xe2 && (p[1] == 0x80 || p[1] == 0x81) && p[2] >= 0x80 && p[2] <= 0xbf)
+			cp = 0x2000 | (unsigned)(p[1] & 0x3f) << 6 | (p[2] & 0x3f), len = 3;
+		if (len && terminal_unsafe(cp)) {
+			memcpy(o, "\\u", 2);
+			o[2] = hex[cp >> 12 & 15], o[3] = hex[cp >> 8 & 15], o[4] = hex[cp >> 4 & 15], o[5] = hex[cp & 15];
+			o += 6;
+			p += len - 1;
+			continue;
+		}
 		if (c >= 0x20 && c != '"' && c != '\\') {
 			*o++ = (char)c;
 			continue;
@@ -192,6 +222,7 @@ static void tasks_clear(struct app *a)
 	for (size_t i = 0; i < a->tcap; i++) {
 		free(a->tasks[i].status);
 		free(a->tasks[i].session);
+		free(a->tasks[i].sprite);
 	}
 	memset(a->tasks, 0, a->tcap * sizeof *a->tasks);
 	a->tused = 0;
@@ -226,6 +257,7 @@ static struct task *task_get(struct app *a, long long id)
 		 * keep as is. */
 		t->status = utf8_lossy(row.status);
 		t->session = row.session_id;
+		t->sprite = row.sprite;
 		free(row.status);
 	}
 	return t;
@@ -298,6 +330,9 @@ static void batch_begin(struct app *a)
 		db_fail(a);
 	a->in_tx = 1;
 	a->batch++;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	a->now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Store each source's last cursor with the effects before it, commit, and
@@ -339,8 +374,9 @@ struct pos {
 
 static const char *pos_text(const struct pos *p, char *buf, size_t len)
 {
+	char safe[400];
 	if (p->source)
-		snprintf(buf, len, "%.400s:%lld", p->source, p->offset);
+		snprintf(buf, len, "%s:%lld", log_safe(p->source, strlen(p->source), safe, sizeof safe), p->offset);
 	else
 		snprintf(buf, len, "stdin line %llu", p->lineno);
 	return buf;
@@ -398,6 +434,34 @@ static void prepare_line(struct jsonl_item *it)
 		li->parsed = hook_event_parse(li->event, &li->ev, no_message, sizeof no_message) == 0;
 }
 
+/* Events from a sprite touch only its own project's tasks: a sprite that
+ * writes another task's id into its hook file must not steer that task.
+ * The line's sprite is its cursor's (SPRITE:PATH), or --sprite for bare
+ * lines. */
+static int sprite_may(struct app *a, const struct task *t, const struct pos *p, const char *name)
+{
+	const char *line_sprite = p->source ? p->source : a->sprite;
+	size_t n = line_sprite ? (p->source ? strcspn(p->source, ":") : strlen(line_sprite)) : 0;
+	if (line_sprite && t->sprite && *t->sprite && strlen(t->sprite) == n && !strncmp(t->sprite, line_sprite, n))
+		return 1;
+	char buf[600], mine[200], theirs[200];
+	a->n.refused++;
+	if (!line_sprite)
+		warnx_("%s: refused: a bare line names no sprite (use --sprite NAME for lines without a cursor)",
+		       pos_text(p, buf, sizeof buf));
+	else
+		warnx_("%s: refused: task %lld is %s's, not sprite %s's (%s event)", pos_text(p, buf, sizeof buf),
+		       t->id, t->sprite && *t->sprite ? log_safe(t->sprite, strlen(t->sprite), mine, sizeof mine)
+		                                      : "no sprite",
+		       log_safe(line_sprite, n, theirs, sizeof theirs), name);
+	return 0;
+}
+
+/* When the hook fired, as the line says: a time before this tool existed,
+ * or ahead of this machine's clock, is no time at all (-1: now). */
+#define TS_EARLIEST_MS 1735689600000LL /* 2025-01-01 */
+#define TS_AHEAD_MS (10 * 60 * 1000)
+
 static void apply_event(struct app *a, const struct line_info *li, const struct pos *p)
 {
 	const struct hook_event *ev = &li->ev;
@@ -412,9 +476,15 @@ static void apply_event(struct app *a, const struct line_info *li, const struct 
 	if (!t->exists) {
 		char buf[600];
 		a->n.unknown++;
-		warnx_("%s: unknown task %lld (%.60s event)", pos_text(p, buf, sizeof buf), ev->task_id, ev->name);
+		char name[200];
+		warnx_("%s: unknown task %lld (%s event)", pos_text(p, buf, sizeof buf), ev->task_id,
+		       log_safe(ev->name, strlen(ev->name), name, 64));
 		return;
 	}
+	char name[200];
+	log_safe(ev->name, strlen(ev->name), name, 64);
+	if (!sprite_may(a, t, p, name))
+		return;
 	if (!t->started) {
 		a->n.ignored++;
 		return;
@@ -446,8 +516,9 @@ static void apply_event(struct app *a, const struct line_info *li, const struct 
 		free(t->session);
 		t->session = xstrdup(eff.set_session);
 	}
+	long long ts = ev->ts >= TS_EARLIEST_MS && ev->ts <= a->now_ms + TS_AHEAD_MS ? ev->ts : -1;
 	for (int i = 0; i < eff.nlogs; i++) {
-		if (taskdb_add_log(a->db, t->id, eff.logs[i].line_type, eff.logs[i].content, ev->ts) < 0)
+		if (taskdb_add_log(a->db, t->id, eff.logs[i].line_type, eff.logs[i].content, ts) < 0)
 			db_fail(a);
 		task_pushlog(t, eff.logs[i].line_type);
 	}
@@ -555,12 +626,15 @@ static void apply_stream(struct app *a)
 static void summary(const struct app *a)
 {
 	const struct counts *n = &a->n;
-	if (!n->malformed && !n->unknown && !n->ignored && !n->dups)
+	if (!n->malformed && !n->unknown && !n->ignored && !n->dups && !n->refused)
 		return;
+	char refused[96] = "";
+	if (n->refused)
+		snprintf(refused, sizeof refused, ", %llu refused (another sprite's task, or no sprite)", n->refused);
 	warnx_("%llu event%s applied, %llu malformed, %llu unknown task%s, %llu ignored (task not started), "
-	       "%llu duplicate%s",
+	       "%llu duplicate%s%s",
 	       n->applied, n->applied == 1 ? "" : "s", n->malformed, n->unknown, n->unknown == 1 ? "" : "s",
-	       n->ignored, n->dups, n->dups == 1 ? "" : "s");
+	       n->ignored, n->dups, n->dups == 1 ? "" : "s", refused);
 }
 
 /* ---- main ---- */
@@ -568,11 +642,13 @@ static void summary(const struct app *a)
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: %s [--db PATH]              apply hook events read on stdin\n"
+	        "usage: %s [--db PATH] [--sprite NAME]  apply hook events read on stdin\n"
 	        "       %s [--db PATH] --cursor SOURCE  print the cursor stored for SOURCE\n"
 	        "  --db PATH        the task database (default: $TASK_DB, else\n"
 	        "                   $XDG_DATA_HOME/task/tasks.db, else\n"
 	        "                   ~/.local/share/task/tasks.db)\n"
+	        "  --sprite NAME    the sprite that bare lines (without a cursor) come from;\n"
+	        "                   an event applies only to a task of that sprite's project\n"
 	        "  --cursor SOURCE  SPRITE:PATH, as in sprite-tail's cursors\n",
 	        progname(), progname());
 }
@@ -633,10 +709,11 @@ int main(int argc, char *argv[])
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "cursor", required_argument, NULL, 'c' },
+		{ "sprite", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db_opt = NULL, *cursor = NULL;
+	const char *db_opt = NULL, *cursor = NULL, *sprite = NULL;
 	int c;
 
 	set_progname(argv[0]);
@@ -646,6 +723,7 @@ int main(int argc, char *argv[])
 		switch (c) {
 		case 'd': db_opt = optarg; break;
 		case 'c': cursor = optarg; break;
+		case 's': sprite = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default:
 			cli_option_error(c, argv);
@@ -662,6 +740,8 @@ int main(int argc, char *argv[])
 		die(EXIT_USAGE, "--db needs a file name");
 	if (cursor && !*cursor)
 		die(EXIT_USAGE, "--cursor needs a source (SPRITE:PATH)");
+	if (sprite && (!*sprite || strchr(sprite, ':')))
+		die(EXIT_USAGE, "--sprite needs a sprite's name (sprite-list shows them)");
 	char *path = db_opt ? xstrdup(db_opt) : default_db(!cursor);
 	if (cursor)
 		return print_cursor(path, cursor);
@@ -669,6 +749,7 @@ int main(int argc, char *argv[])
 	struct app a;
 	memset(&a, 0, sizeof a);
 	a.db_path = path;
+	a.sprite = sprite;
 	char err[1024];
 	umask(077); /* a database made here holds prompts: for the user alone */
 	a.db = taskdb_open(path, 1, err, sizeof err);

@@ -24,16 +24,12 @@ wait_status() {
 	done
 }
 
-# ns_cmds NS: the command lines of the host's processes in PID namespace NS.
-ns_cmds() {
-	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/ns/pid" 2>/dev/null)" = "$1" ] && tr '\0' ' ' <"$p/cmdline" && echo
+# cmds NAME: the command lines of sprite NAME's processes (its cgroup's:
+# quick, where a walk of the host's /proc is slow in a loaded run).
+cmds() {
+	for p in $(sprite_procs "$1"); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null && echo
 	done
-}
-
-# sandbox_ns NAME: the PID namespace of NAME's sandbox, from sandbox.json.
-sandbox_ns() {
-	readlink "/proc/$(jq -r .init_pid "$STATE/sprites/$1/sandbox.json" 2>/dev/null)/ns/pid" 2>/dev/null
 }
 
 command -v tmux >/dev/null || { echo "Bail out! tmux is not installed: run scripts/install-deps"; exit 1; }
@@ -64,7 +60,8 @@ is "$(status nap)" running "right after the exec it is still running"
 wait_status nap cold 6000
 ok $? "with nothing running it becomes cold"
 took=$(($(now_ms) - ended))
-[ "$took" -ge 1500 ] && [ "$took" -le 4500 ]
+# (From when the client saw the end: in a loaded run, later than spritesd did.)
+[ "$took" -ge 1000 ] && [ "$took" -le 4500 ]
 ok $? "about 2 s after the exec ended (took $took ms; the timeout is 2 s)"
 [ ! -e "$STATE/sprites/nap/sandbox.json" ]
 ok $? "its sandbox is released (no sandbox.json)"
@@ -92,17 +89,15 @@ start=$(now_ms)
 run sprite-exec -s bg -n -- sh -c 'sleep 12 >/dev/null 2>&1 &'
 started=$(now_ms)
 is "$rc" 0 "sprite bg: an exec leaves 'sleep 12' running in the background"
-bg_ns=$(sandbox_ns bg)
 run sprite-exec -s agent -n -- tmux new -d 'sleep 1000'
 is "$rc" 0 "sprite agent: an exec starts tmux new -d 'sleep 1000'"
-agent_ns=$(sandbox_ns agent)
 
 sleep 5
 is "$(status bg)" running "5 s later, past the timeout, bg is still running"
-ns_cmds "$bg_ns" | grep -qx 'sleep 12 '
+cmds bg | grep -qx 'sleep 12 '
 ok $? "(its sleep 12 still runs)"
 is "$(status agent)" running "and agent is running"
-ns_cmds "$agent_ns" | grep -qx 'sleep 1000 '
+cmds agent | grep -qx 'sleep 1000 '
 ok $? "(its tmux's sleep 1000 runs)"
 
 # bg goes cold once its job has ended (12 s) and the timeout has passed.

@@ -13,12 +13,13 @@ export XDG_DATA_HOME="$T/data" # never the user's own database
 S=s:/tmp/h                     # a cursor source
 
 q() { sqlite3 "$D" "$@" </dev/null; }
-newdb() {  # newdb: a fresh, empty task database in $D
+newdb() {  # newdb: a fresh task database in $D, with project p in sprite s
 	rm -f "$D" "$D-wal" "$D-shm"
-	hook-apply --db "$D" </dev/null
+	hook-apply --db "$D" --sprite s </dev/null
+	q "INSERT INTO projects (name, path, sprite_name) VALUES ('p', '/src/p', 's')"
 }
-task() {  # task ID STATUS [STARTED_AT]: add a task (started now unless NULL)
-	q "INSERT INTO tasks (id, title, status, started_at) VALUES ($1, 'task $1', '$2', ${3:-CURRENT_TIMESTAMP})"
+task() {  # task ID STATUS [STARTED_AT]: add a task of p (started now unless NULL)
+	q "INSERT INTO tasks (id, title, status, project, started_at) VALUES ($1, 'task $1', '$2', 'p', ${3:-CURRENT_TIMESTAMP})"
 }
 hook() {  # hook ID: the event on stdin through the hook writer into $T/hooks.jsonl
 	TASK_ID=$1 TASK_HOOKS_FILE=$T/hooks.jsonl task-hook
@@ -65,7 +66,7 @@ steps() {
 		[ "$n" = "$steps_n" ] || echo "Bail out! the table for $1 skips line $steps_n"
 		name=$(sed -n "${n}p" "$1" | jq -r .hook_event_name)
 		sed -n "${n}p" "$1" | hook "$2"
-		tail -n 1 "$T/hooks.jsonl" | hook-apply --db "$D" >>"$T/steps.out" 2>"$T/step.err"
+		tail -n 1 "$T/hooks.jsonl" | hook-apply --db "$D" --sprite s >>"$T/steps.out" 2>"$T/step.err"
 		r=$?
 		[ "$r" = 0 ] && [ ! -s "$T/step.err" ] || steps_bad="$steps_bad line $n: exit $r $(cat "$T/step.err");"
 		news "$2"
@@ -145,7 +146,7 @@ cp "$T/hooks.jsonl" "$T/tmux.jsonl"
 q "SELECT task_id, line_type, content, created_at FROM task_logs ORDER BY id" >"$T/onebyone.rows"
 newdb
 task 7 processing
-run hook-apply --db "$D" <"$T/tmux.jsonl"
+run hook-apply --db "$D" --sprite s <"$T/tmux.jsonl"
 is "$rc/$err" "0/" "the whole file at once: exit 0, nothing on stderr"
 q "SELECT task_id, line_type, content, created_at FROM task_logs ORDER BY id" >"$T/batch.rows"
 cmp -s "$T/onebyone.rows" "$T/batch.rows"
@@ -221,7 +222,7 @@ e250=$(printf '%0250d' 0 | sed 's/0/é/g')
 	ev 20 UserPromptSubmit "\"prompt\":\"$e250\""
 } >"$T/tools.in"
 while read -r line; do printf '%s\n' "$line" | hook 20; done <"$T/tools.in"
-run hook-apply --db "$D" <"$T/hooks.jsonl"
+run hook-apply --db "$D" --sprite s <"$T/hooks.jsonl"
 is "$rc/$err" "0/" "tool events: exit 0, nothing on stderr"
 p200=$(printf '%0200d' 0 | tr 0 p)
 e200=$(printf '%0200d' 0 | sed 's/0/é/g')
@@ -257,7 +258,7 @@ newdb
 task 21 processing
 since=0
 step() {  # step ID EVENT [FIELDS]: apply one bare event; then news ID ($got)
-	ev "$@" | hook-apply --db "$D" >"$T/step.out" 2>"$T/step.err"
+	ev "$@" | hook-apply --db "$D" --sprite s >"$T/step.out" 2>"$T/step.err"
 	news "$1"
 }
 step 21 Notification '"notification_type":"permission_prompt","message":"Claude needs your permission to use Bash"'
@@ -311,14 +312,14 @@ step 21 PostToolUse '"tool_name":"Read","tool_input":{"file_path":"/c"}'
 is "$got" "processing | tool:Read: /c" \
 	"once the question is out of the last 3 rows: processing"
 # The same three in one transaction.
-ev 21 SessionEnd '"reason":"other"' | hook-apply --db "$D" >/dev/null
+ev 21 SessionEnd '"reason":"other"' | hook-apply --db "$D" --sprite s >/dev/null
 news 21
 {
 	ev 21 PostToolUse '"tool_name":"Read","tool_input":{"file_path":"/a"}'
 	ev 21 PostToolUse '"tool_name":"Read","tool_input":{"file_path":"/b"}'
 	ev 21 PostToolUse '"tool_name":"Read","tool_input":{"file_path":"/c"}'
 } >"$T/three"
-run hook-apply --db "$D" <"$T/three"
+run hook-apply --db "$D" --sprite s <"$T/three"
 is "$(printf '%s\n' "$out" | jq -r '.old_status + ">" + .new_status' | joined)" \
 	"blocked>blocked | blocked>blocked | blocked>processing" "the same in one transaction"
 
@@ -331,7 +332,7 @@ before=$(q "SELECT count(*) FROM task_logs")
 	ev 30 Stop
 	ev 30 UserPromptSubmit '"prompt":"hi"'
 } >"$T/in"
-run hook-apply --db "$D" <"$T/in"
+run hook-apply --db "$D" --sprite s <"$T/in"
 is "$rc/$out" "0/" "events for a task never started: exit 0, no change line"
 stderr_is "$(summary 0 0 0 2 0)" "counted as ignored"
 is "$(q "SELECT status || ' ' || updated_at FROM tasks WHERE id = 30")/$(q "SELECT count(*) FROM task_logs")" \
@@ -341,14 +342,14 @@ is "$(q "SELECT status || ' ' || updated_at FROM tasks WHERE id = 30")/$(q "SELE
 	ev 99 Stop
 	ev 21 MessageDisplay
 } >"$T/in"
-run hook-apply --db "$D" <"$T/in"
+run hook-apply --db "$D" --sprite s <"$T/in"
 is "$rc/$out" "0/" "an event for an unknown task: exit 0, no change line"
 printf '%s\n%s\n' "hook-apply: stdin line 2: unknown task 99 (Stop event)" "$(summary 2 0 1 0 0)" >"$T/want"
 cmp -s "$T/want" "$T/err"
 ok $? "reported on stderr with its line, and counted"
 is "$(q "SELECT count(*) FROM tasks WHERE id = 99")/$(q "SELECT count(*) FROM task_logs")" "0/$before" \
 	"nothing changed, no task made"
-run hook-apply --db "$D" <<'EOF'
+run hook-apply --db "$D" --sprite s <<'EOF'
 {"hook_event_name":"UserPromptSubmit","task_id":"21","prompt":"as a string"}
 EOF
 is "$rc/$err" "0/" "task_id as a string of digits: accepted"
@@ -361,7 +362,7 @@ since=$(q "SELECT max(id) FROM task_logs")
 	ev 31 Stop
 	ev 31 SessionEnd '"reason":"other"'
 } >"$T/in"
-run hook-apply --db "$D" <"$T/in"
+run hook-apply --db "$D" --sprite s <"$T/in"
 is "$rc/$err" "0/" "events for a done task: exit 0"
 news 31
 is "$got" "done | pending_tool:ls | system:Waiting for permission: Bash: ls | system:Waiting for user input | system:Agent exited (other)" \
@@ -369,18 +370,69 @@ is "$got" "done | pending_tool:ls | system:Waiting for permission: Bash: ls | sy
 is "$(q "SELECT updated_at FROM tasks WHERE id = 31")" "2000-01-01 00:00:00" "updated_at untouched too"
 is "$(printf '%s\n' "$out" | jq -r '.old_status + ">" + .new_status' | sort -u)" "done>done" "its change lines say done>done"
 
+# ---- events apply only to their own sprite's tasks ----
+newdb
+q "INSERT INTO projects (name, path, sprite_name) VALUES ('q', '/src/q', 'other')"
+task 70 processing
+{
+	cur 10 '{"hook_event_name":"Stop","task_id":70}' 0 1:2 other:/tmp/task-hooks.jsonl
+	cur 20 '{"hook_event_name":"UserPromptSubmit","task_id":70,"prompt":"forged","ts":0}' 0 1:2 other:/tmp/task-hooks.jsonl
+} >"$T/forged"
+run hook-apply --db "$D" <"$T/forged"
+is "$rc/$out" "0/" "another project's sprite names task 70 (sprite s's): nothing applied, exit 0"
+is "$err" "hook-apply: other:/tmp/task-hooks.jsonl:10: refused: task 70 is s's, not sprite other's (Stop event)
+hook-apply: other:/tmp/task-hooks.jsonl:20: refused: task 70 is s's, not sprite other's (UserPromptSubmit event)
+$(summary 0 0 0 0 0), 2 refused (another sprite's task, or no sprite)" "each refusal said on stderr, and counted"
+is "$(q "SELECT status FROM tasks WHERE id = 70")/$(logs 70)" "processing/" "the task is as it was"
+is "$(hook-apply --db "$D" --cursor other:/tmp/task-hooks.jsonl | jq -r .offset)" 20 "and the refused lines are behind the cursor"
+ev 70 Stop >"$T/bare"
+run hook-apply --db "$D" <"$T/bare"
+is "$rc/$(q "SELECT status FROM tasks WHERE id = 70")" "0/processing" "a bare line without --sprite: refused"
+like "$err" "stdin line 1: refused: a bare line names no sprite (use --sprite NAME for lines without a cursor)" "saying what to do"
+run hook-apply --db "$D" --sprite other <"$T/bare"
+is "$(q "SELECT status FROM tasks WHERE id = 70")" processing "--sprite other: refused too"
+run hook-apply --db "$D" --sprite s <"$T/bare"
+is "$rc/$err/$(q "SELECT status FROM tasks WHERE id = 70")" "0//blocked" "--sprite s: applied"
+printf '%s\n' '{"hook_event_name":"Stop","task_id":70}' | cur 30 "$(cat)" 0 1:2 "$(printf 's\033]52;c;eA==\007')x:/tmp/h" >"$T/esc"
+run hook-apply --db "$D" <"$T/esc"
+like "$err" 'hook-apply: s\x1b]52;c;eA==\x07x:/tmp/h:30: refused: task 70 is s'"'"'s, not sprite s\x1b]52;c;eA==\x07x'"'"'s' \
+	"a source holding escapes is shown escaped"
+run hook-apply --db "$D" --sprite a:b </dev/null
+is "$rc" 2 "--sprite with a colon: a usage error"
+
 # ---- change lines ----
 newdb
 task 40 processing
-run hook-apply --db "$D" <<'EOF'
-{"hook_event_name":"UserPromptSubmit","task_id":40,"ts":1700000000123,"prompt":"say \"hi\"\\ \n\t\u001f é"}
+run hook-apply --db "$D" --sprite s <<'EOF'
+{"hook_event_name":"UserPromptSubmit","task_id":40,"ts":1764000000123,"prompt":"say \"hi\"\\ \n\t\u001f é"}
 EOF
 is "$out" '{"task_id":40,"event":"UserPromptSubmit","old_status":"processing","new_status":"processing","logs":[{"line_type":"user","content":"say \"hi\"\\ \n\t\u001F é"}]}' \
 	"a change line: task_id, event, old_status, new_status, logs, its strings escaped"
 is "$(printf '%s\n' "$out" | jq -r '.logs[0].content')" "$(q "SELECT content FROM task_logs")" "it is JSON and says what the row holds"
-is "$(q "SELECT created_at FROM task_logs")" "2023-11-14 22:13:20" "created_at from ts 1700000000123"
+is "$(q "SELECT created_at FROM task_logs")" "2025-11-24 16:00:00" "created_at from ts 1764000000123"
+# C1 controls (U+009B is CSI) and bidi overrides (U+202E) in what a sprite
+# sent: escaped in the change line, which a terminal may show; kept in the row.
+run hook-apply --db "$D" --sprite s <<'EOF'
+{"hook_event_name":"UserPromptSubmit","task_id":40,"prompt":"a\u009b31mb\u202ec\u2066d\u00e9"}
+EOF
+like "$out" '"content":"a\u009B31mb\u202Ec\u2066dé"' "C1 controls and bidi overrides are \\u escapes in a change line (é is not)"
+is "$(printf '%s\n' "$out" | jq -r '.logs[0].content')" "$(q "SELECT content FROM task_logs ORDER BY id DESC LIMIT 1")" \
+	"and the line still says what the row holds"
+# A ts from before Claude Code's hooks existed (1970), or ahead of the clock:
+# the time of arrival instead.
+newdb
+task 41 processing
+far=$(($(date +%s) * 1000 + 3600000))
+{
+	ev 41 UserPromptSubmit '"ts":0,"prompt":"1970"'
+	ev 41 UserPromptSubmit "\"ts\":$far,\"prompt\":\"an hour ahead\""
+} | hook-apply --db "$D" --sprite s >/dev/null
+is "$(q "SELECT content || ':' || (abs(strftime('%s', created_at) - strftime('%s', 'now')) < 120) FROM task_logs" | joined)" \
+	"1970:1 | an hour ahead:1" "an implausible ts (1970, an hour ahead) is replaced by the time of arrival"
+newdb
+task 40 processing
 cur 123 '{"hook_event_name":"Stop","task_id":40}' >"$T/in"
-run hook-apply --db "$D" <"$T/in"
+run hook-apply --db "$D" --sprite s <"$T/in"
 is "$out" '{"task_id":40,"event":"Stop","old_status":"processing","new_status":"blocked","logs":[{"line_type":"system","content":"Waiting for user input"}],"source":"s:/tmp/h","offset":123}' \
 	"with a cursor: its source and offset too"
 
@@ -403,7 +455,7 @@ task 41 processing
 	ev 41 Stop
 	printf '%s' '{"hook_event_name":"UserPromptSubmit","task_id":41,"prompt":"no newline"}'
 } >"$T/bad.in"
-run hook-apply --db "$D" <"$T/bad.in"
+run hook-apply --db "$D" --sprite s <"$T/bad.in"
 is "$rc" 0 "malformed lines: exit 0"
 sed 's/not JSON (.*)$/not JSON (...)/' "$T/err" >"$T/got"
 cat >"$T/want" <<EOF
@@ -425,11 +477,11 @@ is "$(logs 41)" "user:after garbage | system:Waiting for user input | user:no ne
 	"the good events around them applied, a last line without its newline too"
 is "$(q "SELECT status FROM tasks WHERE id = 41")" processing "and the status follows them"
 printf '%s' '{"hook_event_name":"Stop","task_id":41' >"$T/in"
-run hook-apply --db "$D" <"$T/in"
+run hook-apply --db "$D" --sprite s <"$T/in"
 is "$rc/$out" "0/" "a truncated last line: exit 0"
 like "$err" "hook-apply: stdin line 1: not JSON (" "reported"
 is "$(q "SELECT status FROM tasks WHERE id = 41")" processing "and not applied"
-run hook-apply --db "$D" </dev/null
+run hook-apply --db "$D" --sprite s </dev/null
 is "$rc/$out/$err" "0//" "no input: exit 0, nothing said"
 
 # ---- cursors: exactly once ----
@@ -440,15 +492,15 @@ task 50 processing
 	cur 20 '{"hook_event_name":"UserPromptSubmit","task_id":50,"prompt":"one"}'
 	cur 30 '{"hook_event_name":"UserPromptSubmit","task_id":50,"prompt":"two"}'
 } >"$T/c1"
-run hook-apply --db "$D" <"$T/c1"
+run hook-apply --db "$D" --sprite s <"$T/c1"
 is "$rc/$err" "0/" "sprite-tail lines: exit 0"
 is "$(printf '%s\n' "$out" | jq -r .offset | joined)" "10 | 20 | 30" "each applied"
 is "$(logs 50)" "system:Waiting for user input | user:one | user:two" "once"
-run hook-apply --db "$D" --cursor "$S"
+run hook-apply --db "$D" --sprite s --cursor "$S"
 is "$rc/$err" "0/" "--cursor: exit 0"
 is "$out" '{"source":"s:/tmp/h","file":"1:2","epoch":0,"offset":30,"check":"x:y"}' "--cursor prints the last cursor stored, as it came"
 is "$(wc -l <"$T/out" | tr -d ' ')" 1 "on one line"
-run hook-apply --db "$D" <"$T/c1"
+run hook-apply --db "$D" --sprite s <"$T/c1"
 is "$rc/$out" "0/" "the same lines again: nothing printed"
 stderr_is "$(summary 0 0 0 0 3)" "counted as duplicates"
 is "$(logs 50)" "system:Waiting for user input | user:one | user:two" "nothing applied twice"
@@ -457,24 +509,24 @@ is "$(logs 50)" "system:Waiting for user input | user:one | user:two" "nothing a
 	cur 30 '{"hook_event_name":"UserPromptSubmit","task_id":50,"prompt":"two"}'
 	cur 40 '{"hook_event_name":"UserPromptSubmit","task_id":50,"prompt":"three"}'
 } >"$T/c2"
-run hook-apply --db "$D" <"$T/c2"
+run hook-apply --db "$D" --sprite s <"$T/c2"
 is "$(printf '%s\n' "$out" | jq -r .offset)" 40 "overlapping lines: only the new one applied"
 stderr_is "$(summary 1 0 0 0 2)" "the others counted as duplicates"
 {
 	cur 5 '{"hook_event_name":"UserPromptSubmit","task_id":50,"prompt":"epoch 1"}' 1
 	cur 5 '{"hook_event_name":"UserPromptSubmit","task_id":50,"prompt":"epoch 1 again"}' 1
 	cur 7 '{"hook_event_name":"UserPromptSubmit","task_id":50,"prompt":"new file"}' 0 1:3
-	cur 3 '{"hook_event_name":"UserPromptSubmit","task_id":50,"prompt":"other source"}' 0 9:9 t:/tmp/h
+	cur 3 '{"hook_event_name":"UserPromptSubmit","task_id":50,"prompt":"other source"}' 0 9:9 s:/tmp/h2
 } >"$T/c3"
-run hook-apply --db "$D" <"$T/c3"
+run hook-apply --db "$D" --sprite s <"$T/c3"
 is "$(logs 50)" "system:Waiting for user input | user:one | user:two | user:three | user:epoch 1 | user:new file | user:other source" \
 	"a cursor in a new epoch is applied, then one in a new file, and another source's"
 stderr_is "$(summary 3 0 0 0 1)" "a repeated offset in the new epoch is a duplicate"
-is "$(hook-apply --db "$D" --cursor "$S")" '{"source":"s:/tmp/h","file":"1:3","epoch":0,"offset":7,"check":"x:y"}' \
+is "$(hook-apply --db "$D" --sprite s --cursor "$S")" '{"source":"s:/tmp/h","file":"1:3","epoch":0,"offset":7,"check":"x:y"}' \
 	"the source's cursor moved to the new file"
-is "$(hook-apply --db "$D" --cursor t:/tmp/h)" '{"source":"t:/tmp/h","file":"9:9","epoch":0,"offset":3,"check":"x:y"}' \
+is "$(hook-apply --db "$D" --cursor s:/tmp/h2)" '{"source":"s:/tmp/h2","file":"9:9","epoch":0,"offset":3,"check":"x:y"}' \
 	"each source has its own"
-run hook-apply --db "$D" --cursor u:/tmp/h
+run hook-apply --db "$D" --sprite s --cursor u:/tmp/h
 is "$rc/$out/$err" "0//" "--cursor for an unknown source: nothing, exit 0"
 run hook-apply --db "$T/none/tasks.db" --cursor "$S"
 is "$rc/$out/$err" "0//" "--cursor when the database does not exist: nothing, exit 0"
@@ -487,7 +539,7 @@ ok "$([ ! -e "$T/none" ] && echo 0 || echo 1)" "and nothing created"
 	echo '{"cursor":{"source":"s:/tmp/h","file":"1:3","epoch":0,"offset":70,"check":"x:y"},"line":[1]}'
 	echo '{"cursor":{"source":"s:/tmp/h","file":"1:3","epoch":0,"offset":80,"check":"x:y"},"line":{"hook_event_name":"Stop","task_id":98}}'
 } >"$T/c4"
-run hook-apply --db "$D" <"$T/c4"
+run hook-apply --db "$D" --sprite s <"$T/c4"
 cat >"$T/want" <<EOF
 hook-apply: stdin line 1: bad cursor (want source, file, epoch and offset, as sprite-tail prints them)
 hook-apply: stdin line 2: bad cursor (want source, file, epoch and offset, as sprite-tail prints them)
@@ -501,14 +553,14 @@ cmp -s "$T/want" "$T/err"
 ok $? "bad cursors are malformed; a tailed line's position is its source and offset"
 diff "$T/want" "$T/err" | sed 's/^/# /'
 is "$rc/$out/$(q "SELECT status FROM tasks WHERE id = 50")" "0//processing" "none applied"
-is "$(hook-apply --db "$D" --cursor "$S" | jq -c .offset)" 80 \
+is "$(hook-apply --db "$D" --sprite s --cursor "$S" | jq -c .offset)" 80 \
 	"the cursor moves past lines that could not be applied (reported once, not at every restart)"
 # Mixed with bare events: both applied, only the cursors stored.
 {
 	ev 50 UserPromptSubmit '"prompt":"bare"'
 	cur 90 '{"hook_event_name":"Stop","task_id":50}'
 } >"$T/c5"
-run hook-apply --db "$D" <"$T/c5"
+run hook-apply --db "$D" --sprite s <"$T/c5"
 is "$(printf '%s\n' "$out" | jq -c '[.event, .offset]' | joined)" '["UserPromptSubmit",null] | ["Stop",90]' \
 	"bare events and tailed ones mix"
 
@@ -532,21 +584,24 @@ is "$(q "SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHE
 	"hook_cursors projects settings task_logs tasks" "and no other table"
 is "$(q "PRAGMA journal_mode")" wal "journal_mode is wal"
 rm -f "$D" "$D-wal" "$D-shm"
-q "CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT, status TEXT, started_at DATETIME);
-   INSERT INTO tasks VALUES (60, 'old one', 'processing', '2020-01-01 00:00:00')"
-run hook-apply --db "$D" <<'EOF'
+q "CREATE TABLE tasks (id INTEGER PRIMARY KEY, title TEXT, status TEXT, project TEXT, started_at DATETIME);
+   INSERT INTO tasks VALUES (60, 'old one', 'processing', 'old', '2020-01-01 00:00:00');
+   CREATE TABLE projects (id INTEGER PRIMARY KEY, name TEXT, path TEXT);
+   INSERT INTO projects (name, path) VALUES ('old', '/src/old')"
+# Its project has no sprite_name yet: its sprite is task-old, as task names it.
+run hook-apply --db "$D" --sprite task-old <<'EOF'
 {"hook_event_name":"Stop","task_id":60}
 EOF
 is "$rc/$err" "0/" "an older database, missing columns and tables: exit 0"
 is "$(q "SELECT group_concat(name, ' ') FROM pragma_table_info('tasks')")" \
-	"id title status started_at body type project worktree_path branch_name claude_session_id daemon_session tmux_window_id permission_mode created_at updated_at completed_at" \
+	"id title status project started_at body type worktree_path branch_name claude_session_id daemon_session tmux_window_id permission_mode created_at updated_at completed_at" \
 	"the missing columns are added"
 is "$(q "SELECT id, title, status, started_at, body, claude_session_id FROM tasks")" "60|old one|blocked|2020-01-01 00:00:00||" \
 	"its data kept, and the event applied"
 is "$(logs 60)" "system:Waiting for user input" "its logs in the new task_logs"
 rm -f "$D" "$D-wal" "$D-shm"
 q "CREATE TABLE tasks (name TEXT, status TEXT)"
-run hook-apply --db "$D" <<'EOF'
+run hook-apply --db "$D" --sprite s <<'EOF'
 {"hook_event_name":"Stop","task_id":1}
 EOF
 is "$rc/$out" "1/" "a tasks table without an id column: exit 1"
@@ -567,7 +622,7 @@ exec 4>"$T/sq.in" 5<"$T/sq.out"
 echo "BEGIN; SELECT count(*) FROM task_logs;" >&4
 read -r c0 <&5
 t0=$(now_ms)
-ev 70 Stop | timeout 20 hook-apply --db "$D" >/dev/null 2>"$T/err"
+ev 70 Stop | timeout 20 hook-apply --db "$D" --sprite s >/dev/null 2>"$T/err"
 r=$?
 t1=$(now_ms)
 is "$r/$(cat "$T/err")" "0/" "hook-apply writes while a reader holds a transaction open"
@@ -579,7 +634,7 @@ is "$c0 $c1 $c2" "0 0 1" "the reader keeps its snapshot, then sees the row"
 echo "BEGIN IMMEDIATE; SELECT 'locked';" >&4
 read -r l <&5
 is "$l" locked "another writer holds the write lock"
-ev 70 UserPromptSubmit '"prompt":"waited"' | hook-apply --db "$D" >/dev/null 2>"$T/err" &
+ev 70 UserPromptSubmit '"prompt":"waited"' | hook-apply --db "$D" --sprite s >/dev/null 2>"$T/err" &
 ha=$!
 sleep 1
 ok "$(kill -0 "$ha" 2>/dev/null && echo 0 || echo 1)" "hook-apply waits for it"
@@ -598,7 +653,7 @@ while [ "$i" -lt 1100 ]; do
 done
 jq -cn 'range(20000) | {hook_event_name: "UserPromptSubmit", task_id: (1000 + . % 100), prompt: "p\(.)"}' >"$T/many"
 t0=$(now_ms)
-run hook-apply --db "$D" <"$T/many"
+run hook-apply --db "$D" --sprite s <"$T/many"
 t1=$(now_ms)
 is "$rc/$err" "0/" "20,000 events: exit 0"
 is "$(q "SELECT count(*) || ' ' || count(DISTINCT task_id) FROM task_logs")" "20000 100" "all applied, to 100 tasks"
@@ -611,7 +666,7 @@ ok "$([ $((t1 - t0)) -lt 10000 ] && echo 0 || echo 1)" "in reasonable time: batc
 # A lone event in a stream that stays open is committed at once.
 rm -f "$T/fifo"
 mkfifo "$T/fifo"
-hook-apply --db "$D" <"$T/fifo" >"$T/fifo.out" 2>"$T/fifo.err" &
+hook-apply --db "$D" --sprite s <"$T/fifo" >"$T/fifo.out" 2>"$T/fifo.err" &
 ha=$!
 exec 3>"$T/fifo"
 t0=$(now_ms)
@@ -641,19 +696,19 @@ refuse
 	cur 20 '{"hook_event_name":"UserPromptSubmit","task_id":80,"prompt":"boom"}'
 	cur 30 '{"hook_event_name":"UserPromptSubmit","task_id":80,"prompt":"c"}'
 } >"$T/tx"
-run hook-apply --db "$D" <"$T/tx"
+run hook-apply --db "$D" --sprite s <"$T/tx"
 is "$rc/$out" "1/" "a write that fails: exit 1, no change line"
 stderr_is "hook-apply: cannot use the task database $D: refused by a trigger" "says why"
-is "$(logs 80)/$(hook-apply --db "$D" --cursor "$S")" "/" "the events read with it are undone, and no cursor stored"
+is "$(logs 80)/$(hook-apply --db "$D" --sprite s --cursor "$S")" "/" "the events read with it are undone, and no cursor stored"
 q "DROP TRIGGER refuse"
-run hook-apply --db "$D" <"$T/tx"
+run hook-apply --db "$D" --sprite s <"$T/tx"
 is "$rc/$(logs 80)" "0/user:a | user:boom | user:c" "given again, each is applied once"
 newdb
 task 80 processing
 refuse
 rm -f "$T/fifo"
 mkfifo "$T/fifo"
-hook-apply --db "$D" <"$T/fifo" >/dev/null 2>"$T/fifo.err" &
+hook-apply --db "$D" --sprite s <"$T/fifo" >/dev/null 2>"$T/fifo.err" &
 ha=$!
 exec 3>"$T/fifo"
 sed -n 1p "$T/tx" >&3
@@ -666,9 +721,9 @@ wait "$ha"
 r=$?
 exec 3>&-
 is "$r/$(logs 80)" "1/user:a" "events read apart are committed apart: the first stays when the second fails"
-is "$(hook-apply --db "$D" --cursor "$S" | jq .offset)" 10 "with its cursor"
+is "$(hook-apply --db "$D" --sprite s --cursor "$S" | jq .offset)" 10 "with its cursor"
 q "DROP TRIGGER refuse"
-run hook-apply --db "$D" <"$T/tx"
+run hook-apply --db "$D" --sprite s <"$T/tx"
 is "$rc/$(logs 80)" "0/user:a | user:boom | user:c" "restarted from the start: the rest applied, the first not twice"
 stderr_is "$(summary 2 0 0 0 1)" "it was a duplicate"
 
@@ -681,7 +736,7 @@ is "$rc" 0 "--help: exit 0"
 run hook-apply --bogus
 is "$rc/$out" "2/" "an unknown option: exit 2"
 like "$err" "hook-apply: unknown option --bogus" "says so"
-run hook-apply --db "$D" extra
+run hook-apply --db "$D" --sprite s extra
 is "$rc" 2 "an argument: exit 2"
 like "$err" 'hook-apply: unexpected argument "extra": events are read on stdin' "says so"
 run hook-apply --db
@@ -696,7 +751,7 @@ while [ "$i" -lt 1100 ]; do
 	i=$((i + 1))
 done
 {
-	hook-apply --db "$D" <"$T/many" 2>"$T/err"
+	hook-apply --db "$D" --sprite s <"$T/many" 2>"$T/err"
 	echo $? >"$T/rc"
 } | head -n 1 >"$T/out"
 is "$(cat "$T/rc")/$(cat "$T/err")" "0/" "stdout closed early (| head -n 1): exit 0, nothing on stderr"

@@ -15,9 +15,10 @@ SRC=faults:$H
 N=5000
 
 hook-apply --db "$DB" </dev/null
-sqlite3 "$DB" "INSERT INTO tasks (id, title, status, started_at) VALUES
-	(1, 'one', 'processing', CURRENT_TIMESTAMP), (2, 'two', 'processing', CURRENT_TIMESTAMP),
-	(3, 'three', 'processing', CURRENT_TIMESTAMP), (4, 'four', 'processing', CURRENT_TIMESTAMP)"
+sqlite3 "$DB" "INSERT INTO projects (name, path, sprite_name) VALUES ('f', '/src/f', 'faults');
+	INSERT INTO tasks (id, title, status, project, started_at) VALUES
+	(1, 'one', 'processing', 'f', CURRENT_TIMESTAMP), (2, 'two', 'processing', 'f', CURRENT_TIMESTAMP),
+	(3, 'three', 'processing', 'f', CURRENT_TIMESTAMP), (4, 'four', 'processing', 'f', CURRENT_TIMESTAMP)"
 
 # Event i: odd, a prompt "e<i>" (-> processing); even, the Stop that ends
 # its turn (-> blocked).  Pairs go to tasks 1, 2, 3, 4 in turn, so every task

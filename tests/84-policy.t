@@ -191,6 +191,20 @@ in_sprite bash -c 'echo >/dev/tcp/1.1.1.1/80'
 is "$rc" 1 "bash /dev/tcp to a public address: fails"
 like "$err" "Network is unreachable" "Network is unreachable: the sprite has loopback only"
 
+# A sprite's bytes in what spritesd logs (method, host): escaped, so that
+# they cannot drive the terminal that reads the log (OSC sets its title).
+# shellcheck disable=SC2016 # the sprite's shell expands these
+in_sprite bash -c 'exec 3<>/dev/tcp/127.0.0.1/3128
+printf "CONNECT \033]0;pwned\007evil.test:443 HTTP/1.1\r\n\r\n" >&3; head -c 300 <&3 >/dev/null
+exec 3<>/dev/tcp/127.0.0.1/3128
+printf "G\033[2JET http://esc.test/ HTTP/1.1\r\nHost: esc.test\r\n\r\n" >&3; head -c 300 <&3 >/dev/null'
+sleep 0.3
+like "$(grep 'proxy' "$T/spritesd.log" | tail -n 5)" '\x1b]0;pwned\x07evil.test' "a host holding an OSC sequence is logged escaped"
+case $(cat "$T/spritesd.log") in
+*"$(printf '\033')"*) ok 1 "no escape byte in spritesd's log" ;;
+*) ok 0 "no escape byte in spritesd's log" ;;
+esac
+
 # With "*" allowed, private addresses still need a rule naming the host.
 api POST '{"rules":[{"domain":"*","action":"allow"},{"domain":"allowed.test","action":"allow"}]}'
 fetch "http://denied.test:$HP/x"

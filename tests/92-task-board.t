@@ -14,10 +14,13 @@ cd "$T" || exit 1
 
 q() { sqlite3 "$TASK_DB" "$@" </dev/null; }
 hex() { od -An -v -tx1 | tr -d ' \n'; }
-# ev ID EVENT TS [JSON-FIELDS]: a hook event, as task-hook writes it, applied.
+# ev ID EVENT TS [JSON-FIELDS]: a hook event, as task-hook writes it, applied
+# as coming from the sprite of the task's project.
 ev() {
+	_sprite=$(q "SELECT CASE WHEN coalesce(p.sprite_name, '') = '' THEN 'task-' || p.name ELSE p.sprite_name END
+		FROM tasks t JOIN projects p ON p.name = t.project WHERE t.id = $1")
 	printf '{"hook_event_name":"%s","task_id":%s,"ts":%s%s}\n' "$2" "$1" "$3" "${4:+,$4}" |
-		hook-apply --db "$TASK_DB" >/dev/null 2>&1
+		hook-apply --db "$TASK_DB" --sprite "${_sprite:-none}" >/dev/null 2>&1
 }
 # wait_for SECONDS CMD...: until CMD succeeds, every 0.1 s; fails after SECONDS.
 wait_for() {
@@ -209,6 +212,14 @@ is "$rc" 2 "--body without a text: exit 2"
 is "$(q "SELECT count(*) FROM tasks")/$(q "SELECT count(*) FROM projects")" "3/2" \
 	"three tasks and two projects: nothing dropped, nothing more added"
 
+# ---- what a terminal is shown: C1 controls and bidi overrides too ----
+# (lib/task.sh's clean, which every view and term_clean use.)
+got=$(
+	# shellcheck source=lib/task.sh
+	. "$TOP/lib/task.sh"
+	printf 'a\302\233[31mb\342\200\256c\342\201\246d\342\200\217e\033]52;c;x\007 \303\251\n' | term_clean
+)
+is "$got" "a?[31mb?c?d?e?]52;c;x? é" "term_clean: C1 CSI, RLO, LRI, RLM, ESC and BEL as ?; é kept"
 # ---- list ----
 clean="\$(touch $T/m1) \`touch $T/m2\` '; DROP TABLE tasks; -- \"dq\" \\ back ?[31m\\n.shell touch $T/m3\\n| & ; > $T/m4 *\\t\${IFS} \$HOME\\n"
 run task list

@@ -43,7 +43,8 @@ gitc() {
 	git -C "$_d" -c user.name=Tess -c user.email=tess@example.com "$@"
 }
 mkdir -p "$R/bin" "$R/packages/greet" "$R/wheels" "$R/greet/lib"
-printf '#!/bin/sh\necho "run in $PWD" >>"$HOME/setup-runs"\n' >"$R/bin/setup"
+# bin/setup also tries to write the user's clipboard (OSC 52) on stderr.
+printf '#!/bin/sh\necho "run in $PWD" >>"$HOME/setup-runs"\nprintf "setup: \\033]52;c;aGk=\\007\\302\\233done\\n" >&2\n' >"$R/bin/setup"
 chmod 755 "$R/bin/setup"
 printf 'node_modules/\n' >"$R/.gitignore"
 # npm: a package from the repository itself; .npmrc keeps npm off the network.
@@ -125,6 +126,11 @@ run task sprite init deps --allow mirror.example.org --allow '*.pkg.example.com'
 is "$rc" 0 "task sprite init deps: exit 0"
 [ "$rc" = 0 ] || printf '%s\n' "$err" | sed 's/^/# stderr: /'
 is "$(printf '%s' "$out" | jq -r .dependencies)" installed "it says the dependencies were installed"
+like "$err" "setup: ?]52;c;aGk=??done" "what the sprite prints reaches the terminal cleaned: no escape, no C1 control"
+case $err in
+*"$(printf '\033')"*) ok 1 "no escape byte at all in task's stderr" ;;
+*) ok 0 "no escape byte at all in task's stderr" ;;
+esac
 is "$(notes)" "task: Gemfile: bundle install
 task: package-lock.json: npm ci --no-audit --no-fund
 task: requirements.txt: python3 -m venv .venv

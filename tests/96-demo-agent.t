@@ -236,8 +236,9 @@ is "$(sort "$M" | uniq -c | awk '{ printf "%s=%s ", $2, $1 }')" \
 # ---- hook-apply: the statuses the spec maps these events to ----
 D=$T/db
 hook-apply --db "$D" </dev/null
-sqlite3 "$D" "INSERT INTO tasks (id, title, status, started_at) VALUES (7, 'demo', 'processing', CURRENT_TIMESTAMP)"
-run hook-apply --db "$D" <"$HF"
+sqlite3 "$D" "INSERT INTO projects (name, path, sprite_name) VALUES ('demo', '/src/demo', 'demo');
+	INSERT INTO tasks (id, title, status, project, started_at) VALUES (7, 'demo', 'processing', 'demo', CURRENT_TIMESTAMP)"
+run hook-apply --db "$D" --sprite demo <"$HF"
 is "$rc/$err" "0/" "hook-apply takes every event"
 got=$(printf '%s\n' "$out" | jq -r 'select(.old_status != .new_status) | "\(.event):\(.new_status)"' | tr '\n' ' ')
 t1="PermissionRequest:blocked PostToolUse:processing Stop:blocked "

@@ -88,7 +88,8 @@ events() {
 }
 events 1 11
 hook-apply --db "$T/tasks.db" </dev/null
-sqlite3 "$T/tasks.db" "INSERT INTO tasks (id, title, status, started_at) VALUES (7, 'make hello', 'processing', CURRENT_TIMESTAMP)"
+sqlite3 "$T/tasks.db" "INSERT INTO projects (name, path, sprite_name) VALUES ('hello', '/src/hello', 'web');
+	INSERT INTO tasks (id, title, status, project, started_at) VALUES (7, 'make hello', 'processing', 'hello', CURRENT_TIMESTAMP)"
 rows() { sqlite3 "$T/tasks.db" "SELECT line_type || ':' || content FROM task_logs WHERE task_id = 7 ORDER BY id"; }
 
 cronjob >"$T/out" 2>"$T/err"
@@ -111,8 +112,9 @@ sed -n 1,46p "$FIX/tmux-permission.jsonl" | while IFS= read -r l; do
 	printf '%s\n' "$l" | TASK_ID=7 TASK_HOOKS_FILE="$T/ref.jsonl" task-hook
 done
 hook-apply --db "$T/ref.db" </dev/null
-sqlite3 "$T/ref.db" "INSERT INTO tasks (id, title, status, started_at) VALUES (7, 'make hello', 'processing', CURRENT_TIMESTAMP)"
-hook-apply --db "$T/ref.db" <"$T/ref.jsonl" >/dev/null
+sqlite3 "$T/ref.db" "INSERT INTO projects (name, path, sprite_name) VALUES ('hello', '/src/hello', 'web');
+	INSERT INTO tasks (id, title, status, project, started_at) VALUES (7, 'make hello', 'processing', 'hello', CURRENT_TIMESTAMP)"
+hook-apply --db "$T/ref.db" --sprite web <"$T/ref.jsonl" >/dev/null
 sqlite3 "$T/ref.db" "SELECT line_type || ':' || content FROM task_logs WHERE task_id = 7 ORDER BY id" >"$T/want"
 rows >"$T/got"
 cmp -s "$T/want" "$T/got"

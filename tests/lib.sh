@@ -34,25 +34,27 @@ is() {  # is GOT WANT DESCRIPTION
 		ok 0 "$3"
 	else
 		ok 1 "$3"
-		printf '#   got:  %s\n#   want: %s\n' "$1" "$2" | sed '2,$s/^\([^#]\)/#         \1/'
+		printf '#   got:  %s\n#   want: %s\n' "$1" "$2" | sed '2,$s/^\([^#]\)/#         \1/' >&2
 	fi
 }
 
 like() {  # like GOT SUBSTRING DESCRIPTION
 	case "$1" in
 	*"$2"*) ok 0 "$3" ;;
-	*) ok 1 "$3"; printf '#   got:  %s\n#   want something containing: %s\n' "$1" "$2" ;;
+	*) ok 1 "$3"; printf '#   got:  %s\n#   want something containing: %s\n' "$1" "$2" >&2 ;;
 	esac
 }
 
 unlike() {  # unlike GOT SUBSTRING DESCRIPTION
 	case "$1" in
-	*"$2"*) ok 1 "$3"; printf '#   got:  %s\n#   want nothing containing: %s\n' "$1" "$2" ;;
+	*"$2"*) ok 1 "$3"; printf '#   got:  %s\n#   want nothing containing: %s\n' "$1" "$2" >&2 ;;
 	*) ok 0 "$3" ;;
 	esac
 }
 
 diag() { printf '# %s\n' "$*"; }
+# (What a failure got and wanted goes to stderr, which prove shows without
+# -v: CI's log then says why a test failed.)
 
 # run CMD...: $rc is its status, $out and $err its stdout and stderr (also
 # kept byte-exact in $T/out and $T/err).  Every command gets 60 s at most,
@@ -71,7 +73,7 @@ stderr_is() {
 	printf '%s\n' "$1" >"$T/want"
 	cmp -s "$T/want" "$T/err"
 	ok $? "$2"
-	cmp -s "$T/want" "$T/err" || printf '#   got:  %s\n#   want: %s\n' "$(cat "$T/err")" "$1"
+	cmp -s "$T/want" "$T/err" || printf '#   got:  %s\n#   want: %s\n' "$(cat "$T/err")" "$1" >&2
 }
 
 # shellcheck disable=SC2120 # ARGS are optional

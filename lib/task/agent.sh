@@ -99,7 +99,7 @@ sprite_needed() {
 
 # sx SPRITE [sprite-exec options] -- COMMAND...: sprite-exec, whose own
 # failures (status 255: the API, the connection) end us with one line; the
-# command's standard error is passed on when it is done.
+# command's standard error is passed on, cleaned, when it is done.
 sx() {
 	_sx=$1
 	shift
@@ -109,7 +109,7 @@ sx() {
 	if [ "$_rc" -eq 255 ] && grep -q '^sprite-exec: ' "$TASK_TMP/sx.err"; then
 		die "cannot run a command in sprite \"$_sx\": $(first_reason "$TASK_TMP/sx.err" sprite-exec)"
 	fi
-	cat "$TASK_TMP/sx.err" >&2
+	[ ! -s "$TASK_TMP/sx.err" ] || term_clean <"$TASK_TMP/sx.err" >&2
 	return "$_rc"
 }
 

@@ -242,10 +242,17 @@ fi
 SCRIPT
 }
 
-# deps: install the dependencies in sprite S_NAME (progress as it comes);
-# prints what deps_script says.
+# deps: install the dependencies in sprite S_NAME (their progress as it
+# comes, cleaned: it is the sprite's); prints what deps_script says.
 deps() {
-	deps_script | sprite-exec -s "$S_NAME" -- sh -s >"$TASK_TMP/deps" || exit 1
+	rm -f "$TASK_TMP/deps.err"
+	mkfifo "$TASK_TMP/deps.err" || die "cannot make a FIFO in $TASK_TMP"
+	term_clean <"$TASK_TMP/deps.err" >&2 &
+	_clean=$!
+	deps_script | sprite-exec -s "$S_NAME" -- sh -s >"$TASK_TMP/deps" 2>"$TASK_TMP/deps.err"
+	_rc=$?
+	wait "$_clean"
+	[ "$_rc" -eq 0 ] || exit 1
 	_d=$(cat "$TASK_TMP/deps")
 	[ "$_d" != failed ] || say "installing the dependencies failed (see above): task sprite sync $P_NAME tries again"
 	printf '%s\n' "$_d"

@@ -6,17 +6,6 @@
 # and are printed only through jq (as JSON, or cleaned of control
 # characters for a terminal).
 
-# jq definitions for the human views.  clean: a text on one line, harmless
-# on a terminal (newline, tab and CR as \n \t \r, other control characters
-# as ?).  pad(n) / lpad(n): left- / right-aligned in n columns.
-# shellcheck disable=SC2016 # jq's $n, not the shell's
-TASK_JQ_DEFS='
-def clean: [explode[] | if . == 10 then 92, 110 elif . == 9 then 92, 116 elif . == 13 then 92, 114
-	elif . < 32 or . == 127 then 63 else . end] | implode;
-def pad($n): . + (" " * ($n - length));
-def lpad($n): (" " * ($n - length)) + .;
-'
-
 TASK_STATUSES='backlog queued processing blocked done archived'
 
 # status_arg S: S if it is a task status, else fail (exit 2).

@@ -117,8 +117,9 @@ static int reject(struct lws *wsi, int status, const char *code, const char *msg
 	struct server *srv = server_of(wsi);
 	char path[256] = "";
 	lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
+	char safe[1024];
 	if (srv->log_requests)
-		fprintf(stderr, "spritesd: WS %s %d\n", path, status);
+		fprintf(stderr, "spritesd: WS %s %d\n", log_safe(path, strlen(path), safe, sizeof safe), status);
 	char *body = code ? error_body(code, "%s", msg) : NULL;
 	int r = http_respond_now(wsi, status, "application/json", body, body ? strlen(body) : 0, msg);
 	free(body);
@@ -265,9 +266,10 @@ static int established(struct lws *wsi, struct conn *c)
 
 	char path[256] = "";
 	lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI);
+	char safe[1024];
 	if (srv->log_requests)
-		fprintf(stderr, "spritesd: WS %s 101 %s%s %lldms\n", path, s ? "session " : "",
-		        s ? s->id : err, now_ms() - started);
+		fprintf(stderr, "spritesd: WS %s 101 %s%s %lldms\n", log_safe(path, strlen(path), safe, sizeof safe),
+		        s ? "session " : "", s ? s->id : err, now_ms() - started);
 	if (!s) {
 		/* The upgrade was accepted, so the failure goes out as the
 		 * command's own: a message on stderr and exit 126. */

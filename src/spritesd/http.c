@@ -58,8 +58,11 @@ static void log_request(struct lws *wsi, const char *method, const char *path, i
 	struct server *srv = server_of(wsi);
 	if (!srv->log_requests)
 		return;
-	/* The path only: query strings carry argv and env, which may be secret. */
-	fprintf(stderr, "spritesd: %s %s %d %lldms\n", method, path, status, now_ms() - started);
+	/* The path only: query strings carry argv and env, which may be secret.
+	 * Escaped: a client's bytes must not drive the terminal reading the log. */
+	char m[64], p[1024];
+	fprintf(stderr, "spritesd: %s %s %d %lldms\n", log_safe(method, strlen(method), m, sizeof m),
+	        log_safe(path, strlen(path), p, sizeof p), status, now_ms() - started);
 }
 
 int http_respond_now(struct lws *wsi, int status, const char *type, const char *body, size_t len,

@@ -85,9 +85,15 @@ static struct server *srv_of(struct tunnel *t) { return t->px->sp->srv; }
 static void tlog(struct tunnel *t, int status, const char *why)
 {
 	struct server *srv = srv_of(t);
-	if (srv->log_requests)
-		fprintf(stderr, "spritesd: proxy %s: %s %s:%d %d%s%s\n", t->px->sp->name, t->method,
-		        t->host, t->port, status, why ? " " : "", why ? why : "");
+	if (!srv->log_requests)
+		return;
+	/* The method and host are the sprite's bytes: escaped, so that they
+	 * cannot drive the terminal that reads the log. */
+	char method[64], host[1024], reason[2048];
+	log_safe(t->method, strlen(t->method), method, sizeof method);
+	log_safe(t->host, strlen(t->host), host, sizeof host);
+	fprintf(stderr, "spritesd: proxy %s: %s %s:%d %d%s%s\n", t->px->sp->name, method, host, t->port,
+	        status, why ? " " : "", why ? log_safe(why, strlen(why), reason, sizeof reason) : "");
 }
 
 /* ---- lifetime ---- */

@@ -16,7 +16,7 @@ static int tap_n, tap_failed;
 		printf("\n");                                                          \
 		if (!ok_) {                                                            \
 			tap_failed++;                                                      \
-			printf("#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
+			fprintf(stderr, "#   failed at %s:%d: %s\n", __FILE__, __LINE__, #cond); \
 		}                                                                      \
 	} while (0)
 #define is_str(got, want, ...)                                                 \
@@ -25,15 +25,15 @@ static int tap_n, tap_failed;
 		int same_ = (g_ && w_) ? !strcmp(g_, w_) : g_ == w_;                   \
 		ok(same_, __VA_ARGS__);                                                \
 		if (!same_)                                                            \
-			printf("#   got:  '%s'\n#   want: '%s'\n", g_ ? g_ : "(null)",     \
-			       w_ ? w_ : "(null)");                                        \
+			fprintf(stderr, "#   got:  '%s'\n#   want: '%s'\n", g_ ? g_ : "(null)", \
+			        w_ ? w_ : "(null)");                                       \
 	} while (0)
 #define is_int(got, want, ...)                                                 \
 	do {                                                                       \
 		long long g_ = (got), w_ = (want);                                     \
 		ok(g_ == w_, __VA_ARGS__);                                             \
 		if (g_ != w_)                                                          \
-			printf("#   got:  %lld\n#   want: %lld\n", g_, w_);                \
+			fprintf(stderr, "#   got:  %lld\n#   want: %lld\n", g_, w_);       \
 	} while (0)
 #define done_testing() (fflush(stdout), tap_failed ? 1 : 0)
 
