@@ -84,10 +84,16 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	/* The task's sprite as the task app names it: its project's sprite_name,
-	 * else task-PROJECT; NULL when the task has no project. */
-	[S_GET_TASK] = "SELECT t.status, t.started_at IS NOT NULL, t.claude_session_id,"
-	               " CASE WHEN coalesce(p.sprite_name, '') = '' THEN 'task-' || p.name ELSE p.sprite_name END"
+	/* Where the task's agent runs, whose hook events are the task's: the
+	 * sprite its agent record names (settings sprite_tools.agent.ID, kept by
+	 * task execute), "local" for an agent run on this machine, else its
+	 * project's sprite as task names it (sprite_name, else task-PROJECT);
+	 * NULL when there is none of these. */
+	[S_GET_TASK] = "SELECT t.status, t.started_at IS NOT NULL, t.claude_session_id, coalesce("
+	               " (SELECT CASE json_extract(value, '$.where') WHEN 'local' THEN 'local'"
+	               "  ELSE nullif(json_extract(value, '$.sprite'), '') END"
+	               "  FROM settings WHERE key = 'sprite_tools.agent.' || t.id AND json_valid(value)),"
+	               " CASE WHEN coalesce(p.sprite_name, '') = '' THEN 'task-' || p.name ELSE p.sprite_name END)"
 	               " FROM tasks t LEFT JOIN projects p ON p.name = t.project WHERE t.id = ?1",
 	[S_RECENT] = "SELECT line_type FROM task_logs WHERE task_id = ?1 ORDER BY id DESC LIMIT ?2",
 	[S_SET_STATUS] = "UPDATE tasks SET status = ?2, updated_at = CURRENT_TIMESTAMP WHERE id = ?1",

@@ -399,6 +399,20 @@ like "$err" 'hook-apply: s\x1b]52;c;eA==\x07x:/tmp/h:30: refused: task 70 is s'"
 	"a source holding escapes is shown escaped"
 run hook-apply --db "$D" --sprite a:b </dev/null
 is "$rc" 2 "--sprite with a colon: a usage error"
+# Where the task's agent runs (task execute records it) comes first.
+task 71 processing
+q "INSERT INTO settings (key, value) VALUES ('sprite_tools.agent.71', '{\"where\":\"sprite\",\"sprite\":\"moved\"}')"
+ev 71 Stop | hook-apply --db "$D" --sprite s >/dev/null 2>&1
+is "$(q "SELECT status FROM tasks WHERE id = 71")" processing "an agent recorded in sprite moved: sprite s's events refused"
+ev 71 Stop | hook-apply --db "$D" --sprite moved >/dev/null 2>&1
+is "$(q "SELECT status FROM tasks WHERE id = 71")" blocked "sprite moved's applied"
+task 72 processing
+q "INSERT INTO settings (key, value) VALUES ('sprite_tools.agent.72', '{\"where\":\"local\",\"sprite\":\"\"}')"
+cur 5 '{"hook_event_name":"Stop","task_id":72}' 0 1:2 s:/tmp/h | hook-apply --db "$D" >/dev/null 2>&1
+is "$(q "SELECT status FROM tasks WHERE id = 72")" processing "an agent run on this machine: the sprite's events refused"
+cur 5 '{"hook_event_name":"Stop","task_id":72}' 0 1:2 local:/home/u/.local/state/task/task-hooks.jsonl |
+	hook-apply --db "$D" >/dev/null 2>&1
+is "$(q "SELECT status FROM tasks WHERE id = 72")" blocked "the local pipeline's (source local:FILE) applied"
 
 # ---- change lines ----
 newdb

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -355,6 +356,10 @@ int cgroup_join(const struct sprite *sp)
 		if (write(sp->cg_procs[i], "0", 1) != 1)
 			return -1;
 	}
+	/* spritesd raised its own descriptor limit (main.c, fd_budget): sprite
+	 * processes get the one it was started with. */
+	if (setrlimit(RLIMIT_NOFILE, &sp->srv->fds.inherited) < 0)
+		return -1;
 	/* Should the host itself run out of memory, sprite processes go first;
 	 * a sprite may lower this to 0, never below spritesd's (main.c). */
 	return write_to("/proc/self/oom_score_adj", "1000");

@@ -165,7 +165,9 @@ int exec_confirm_upgrade(struct lws *wsi, struct server *srv)
 		goto out;
 	}
 	char err[256];
-	if (sandbox_ensure(sp, err, sizeof err) < 0)
+	if (session_room(sp, err, sizeof err) < 0)
+		r = reject(wsi, 503, "too_many_sessions", err);
+	else if (sandbox_ensure(sp, err, sizeof err) < 0)
 		r = reject(wsi, 500, "sandbox_failed", err);
 out:
 	query_free(&q);

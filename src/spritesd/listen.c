@@ -11,7 +11,18 @@
  * head to lws (lws_adopt_socket_vhost_readbuf); other connections go to lws
  * untouched.
  * http_args() turns the private form back.  Over TLS lws listens itself:
- * the bytes are encrypted, and TLS serving is for tests. */
+ * the bytes are encrypted, and TLS serving is for tests.
+ *
+ * Nobody who reaches the port has authenticated yet, so a GET's head is
+ * read as it comes into a buffer that grows to REQUEST_HEAD_MAX (never
+ * peeked at again: what is peeked is taken, up to the end of the head),
+ * within SNIFF_TIMEOUT_S; and at most SNIFF_MAX connections wait for their head,
+ * SNIFF_MAX_PEER of them from one address: past that the oldest waiting
+ * one is dropped, so that a client holding connections half-open
+ * (slowloris) loses its own, not anybody else's.  Then the connection and
+ * its head (rewritten, or as it came) go to lws.  Other methods go to lws
+ * untouched as soon as their first bytes say so: lws 4.1 mishandles a
+ * request with a body handed over with its head. */
 #include "spritesd.h"
 #include "util.h"
 
@@ -25,23 +36,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define REQUEST_LINE_MAX (64 * 1024)
-#define SNIFF_TIMEOUT_S 30
+#define REQUEST_HEAD_MAX (64 * 1024)
+#define SNIFF_TIMEOUT_S 10
+#define SNIFF_MAX 256
+#define SNIFF_MAX_PEER 64
 
 struct sniff {
 	struct server *srv;
 	struct lws *wsi;
 	char *buf;
-	size_t len;
-	lws_sorted_usec_list_t sul, sul_wait;
+	size_t len, cap;
+	struct sockaddr_storage peer;
+	lws_dll2_t list;             /* in srv->sniffs, oldest first */
+	lws_sorted_usec_list_t sul;
 };
+
+static void sniff_forget(struct sniff *sn)
+{
+	if (sn->list.owner)
+		lws_dll2_remove(&sn->list);
+}
 
 static void sniff_free(struct sniff *sn)
 {
 	lws_sul_cancel(&sn->sul);
-	lws_sul_cancel(&sn->sul_wait);
+	sniff_forget(sn);
 	free(sn->buf);
 	free(sn);
+}
+
+/* Close a waiting connection from outside its callbacks. */
+static void sniff_drop(struct sniff *sn)
+{
+	sniff_forget(sn);
+	lws_set_timeout(sn->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
 }
 
 static int is_hex(char c)
@@ -87,20 +115,24 @@ static size_t rewrite_line(const char *buf, size_t line, char *out)
 	return o;
 }
 
-/* Give the connection to lws, with the head we consumed (rewritten), or
- * untouched when we consumed nothing. */
-static void hand_over(struct sniff *sn, size_t head, int rewrite)
+/* Give the connection to lws: untouched when we took nothing, else with
+ * the (GET's) head we took, rewritten when its request line needs it. */
+static void hand_over(struct sniff *sn, int rewrite)
 {
 	int fd = lws_get_socket_fd(sn->wsi);
 	int keep = fcntl(fd, F_DUPFD_CLOEXEC, 3); /* the raw wsi closes fd */
 	if (keep < 0)
 		return;
-	if (!rewrite) {
+	if (!sn->len) {
 		lws_adopt_socket_vhost(sn->srv->vhost, keep);
 		return;
 	}
-	char *nl = memchr(sn->buf, '\n', head);
-	size_t line = (size_t)(nl - sn->buf);
+	if (!rewrite) {
+		lws_adopt_socket_vhost_readbuf(sn->srv->vhost, keep, sn->buf, sn->len);
+		return;
+	}
+	char *nl = memchr(sn->buf, '\n', sn->len);
+	size_t line = (size_t)(nl - sn->buf), head = sn->len;
 	char *out = xmalloc(line * REWRITE_GROWTH + (head - line) + 1);
 	size_t n = rewrite_line(sn->buf, line, out);
 	memcpy(out + n, sn->buf + line, head - line);
@@ -120,12 +152,6 @@ static int needs_rewrite(const char *line, size_t len)
 	return 0;
 }
 
-static void sniff_resume(lws_sorted_usec_list_t *sul)
-{
-	struct sniff *sn = lws_container_of(sul, struct sniff, sul_wait);
-	lws_rx_flow_control(sn->wsi, 1);
-}
-
 static int sniff_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                           size_t len)
 {
@@ -134,49 +160,95 @@ static int sniff_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	if (!sn)
 		return reason == LWS_CALLBACK_RAW_RX_FILE ? -1 : 0;
 	if (reason == LWS_CALLBACK_RAW_CLOSE_FILE) {
+		lws_set_opaque_user_data(wsi, NULL);
 		sniff_free(sn);
 		return 0;
 	}
-	if (reason != LWS_CALLBACK_RAW_RX_FILE)
-		return 0;
-	/* Look without taking: most requests go to lws untouched.  Only a GET
-	 * (no body: lws 4.1 also mishandles a body handed over with the head)
-	 * whose request line needs the rewrite has its head consumed. */
+	if (reason != LWS_CALLBACK_RAW_RX_FILE || !sn->list.owner)
+		return 0; /* (a dropped one closes soon) */
+	/* Peek at what came.  Only a GET (no body) has its head taken and
+	 * handed over with the connection; any other method goes to lws
+	 * untouched at its first byte that is not "GET "'s.  A GET is taken up
+	 * to the end of its head, so that nothing is left to wake us but new
+	 * bytes. */
+	if (sn->cap - sn->len < 4096 && sn->cap < REQUEST_HEAD_MAX) {
+		sn->cap = sn->cap * 2 < REQUEST_HEAD_MAX ? sn->cap * 2 : REQUEST_HEAD_MAX;
+		sn->buf = xrealloc(sn->buf, sn->cap);
+	}
 	int fd = lws_get_socket_fd(wsi);
-	ssize_t n = recv(fd, sn->buf, REQUEST_LINE_MAX, MSG_PEEK);
+	ssize_t n = recv(fd, sn->buf + sn->len, sn->cap - sn->len, MSG_PEEK);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0)
 		return -1;
-	char *nl = memchr(sn->buf, '\n', (size_t)n);
-	size_t end = proxyreq_head_end((const uint8_t *)sn->buf, (size_t)n);
-	if (nl && (strncmp(sn->buf, "GET ", 4) || !needs_rewrite(sn->buf, (size_t)(nl - sn->buf)))) {
-		hand_over(sn, 0, 0);
+	for (size_t i = sn->len; i < 4 && i < sn->len + (size_t)n; i++) {
+		if (sn->buf[i] == "GET "[i])
+			continue;
+		if (sn->len)
+			return -1; /* "GE" then something else: no request of ours */
+		hand_over(sn, 0);
 		return -1;
 	}
-	if (nl && end) {
-		if (read(fd, sn->buf, end) != (ssize_t)end)
-			return -1;
-		hand_over(sn, end, 1);
+	/* Only the new bytes, and the two before them, can end the head: a
+	 * client sending a byte at a time costs a byte's work each time. */
+	size_t from = sn->len > 2 ? sn->len - 2 : 0;
+	size_t end = proxyreq_head_end((const uint8_t *)sn->buf + from, sn->len + (size_t)n - from);
+	if (end)
+		end += from;
+	size_t take = end ? end - sn->len : (size_t)n;
+	if (read(fd, sn->buf + sn->len, take) != (ssize_t)take)
+		return -1;
+	sn->len += take;
+	if (end) {
+		char *nl = memchr(sn->buf, '\n', sn->len);
+		hand_over(sn, needs_rewrite(sn->buf, (size_t)(nl - sn->buf)));
 		return -1; /* closes our fd; lws has its own now */
 	}
-	if (n == REQUEST_LINE_MAX) {
-		static const char too_long[] = "HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\n"
-		                               "connection: close\r\n\r\n";
+	if (sn->len == REQUEST_HEAD_MAX) {
+		static const char too_long[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+		                               "content-length: 0\r\nconnection: close\r\n\r\n";
 		(void)!write(fd, too_long, sizeof too_long - 1);
 		return -1;
 	}
-	/* Not all there yet: peeking leaves it readable, so wait a little
-	 * rather than spin. */
-	lws_rx_flow_control(wsi, 0);
-	lws_sul_schedule(sn->srv->context, 0, &sn->sul_wait, sniff_resume, 5 * LWS_US_PER_MS);
 	return 0;
 }
 
 static void sniff_timeout(lws_sorted_usec_list_t *sul)
 {
-	struct sniff *sn = lws_container_of(sul, struct sniff, sul);
-	lws_set_timeout(sn->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+	sniff_drop(lws_container_of(sul, struct sniff, sul));
+}
+
+static int same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+		               sizeof(struct in6_addr));
+	return 1;
+}
+
+/* Room for one more waiting connection from peer: drop the oldest waiting
+ * one from the same address when it has SNIFF_MAX_PEER, else the oldest of
+ * all when there are SNIFF_MAX. */
+static void make_room(struct server *srv, const struct sockaddr_storage *peer)
+{
+	struct sniff *oldest_peer = NULL;
+	unsigned from_peer = 0;
+	lws_start_foreach_dll(struct lws_dll2 *, p, lws_dll2_get_head(&srv->sniffs)) {
+		struct sniff *sn = lws_container_of(p, struct sniff, list);
+		if (same_peer(&sn->peer, peer)) {
+			from_peer++;
+			if (!oldest_peer)
+				oldest_peer = sn;
+		}
+	} lws_end_foreach_dll(p);
+	if (from_peer >= SNIFF_MAX_PEER)
+		sniff_drop(oldest_peer);
+	else if (srv->sniffs.count >= SNIFF_MAX)
+		sniff_drop(lws_container_of(lws_dll2_get_head(&srv->sniffs), struct sniff, list));
 }
 
 static int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -187,16 +259,22 @@ static int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		return 0;
 	struct server *srv = server_of(wsi);
 	for (;;) {
-		int fd = accept4(lws_get_socket_fd(wsi), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof peer;
+		int fd = accept4(lws_get_socket_fd(wsi), (struct sockaddr *)&peer, &peer_len,
+		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return 0; /* EAGAIN, or a transient error (EMFILE...): poll again */
 		/* As lws's own accept does: small frames (the exit, the close)
 		 * must not wait for the peer's delayed ACK. */
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		make_room(srv, &peer);
 		struct sniff *sn = xcalloc(1, sizeof *sn);
 		sn->srv = srv;
-		sn->buf = xmalloc(REQUEST_LINE_MAX);
+		sn->peer = peer;
+		sn->cap = 4096;
+		sn->buf = xmalloc(sn->cap);
 		lws_sock_file_fd_type fdt = { .filefd = fd };
 		sn->wsi = lws_adopt_descriptor_vhost(srv->vhost, LWS_ADOPT_RAW_FILE_DESC, fdt,
 		                                     "sprite-sniff", NULL);
@@ -206,6 +284,7 @@ static int listen_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			continue;
 		}
 		lws_set_opaque_user_data(sn->wsi, sn);
+		lws_dll2_add_tail(&sn->list, &srv->sniffs);
 		lws_sul_schedule(srv->context, 0, &sn->sul, sniff_timeout,
 		                 (lws_usec_t)SNIFF_TIMEOUT_S * LWS_US_PER_SEC);
 	}

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -153,6 +154,35 @@ static int signal_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	return 0;
 }
 
+/* Descriptors: as many as we may have (the soft limit is often 1024 where
+ * the hard one is far more), then shares of them.  A quarter is kept for
+ * the API, lws and connections still sending their head; sprites' tunnels
+ * (2 each) and sessions (pipes, pidfd, a client: about 5) share the rest,
+ * and one sprite may take a quarter of each share, so that one sprite
+ * hoarding them leaves the API and the other sprites working. */
+static void fd_budget(struct server *srv)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &srv->fds.inherited) < 0)
+		srv->fds.inherited.rlim_cur = srv->fds.inherited.rlim_max = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1 << 20) ? (1 << 20) : rl.rlim_max;
+		if (want > rl.rlim_cur) {
+			rl.rlim_cur = want;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	long limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 1024;
+	long shared = limit - limit / 4;
+	unsigned tunnels = (unsigned)(shared / 2 / 2), sessions = (unsigned)(shared / 2 / 5);
+	srv->fds.limit = limit;
+	srv->fds.tunnels_total = tunnels;
+	srv->fds.sessions_total = sessions;
+	/* (1024 at most: each tunnel may have a lookup thread of its own) */
+	srv->fds.tunnels_sprite = tunnels / 4 > 1024 ? 1024 : tunnels / 4 < 4 ? 4 : tunnels / 4;
+	srv->fds.sessions_sprite = sessions / 4 > 1024 ? 1024 : sessions / 4 < 4 ? 4 : sessions / 4;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], SPRITE_INIT_ARG))
@@ -278,6 +308,7 @@ int main(int argc, char **argv)
 		srv.limits.pids = max_pids;
 	srv.shares = shares;
 	srv.ids_dir = xstrdup(ids_dir);
+	fd_budget(&srv);
 	/* Should the host run out of memory, the sprites' processes (1000,
 	 * cgroup_join, and never below 0) go before spritesd: it goes below 0
 	 * itself where it may (CAP_SYS_RESOURCE; containers often lack it). */

@@ -36,7 +36,6 @@
 
 #define PROXY_BUF (32 * 1024)         /* per direction of a tunnel */
 #define HEAD_MAX (16 * 1024)          /* a request's head (its rewrite must fit PROXY_BUF) */
-#define PROXY_MAX_TUNNELS 256         /* per sprite: bounds memory and lookup threads */
 #define HEAD_TIMEOUT_S 30
 #define RESOLVE_TIMEOUT_S 20
 #define CONNECT_TIMEOUT_S 10          /* per address */
@@ -121,6 +120,7 @@ static void side_close(struct side *s)
 
 static void tunnel_free(struct tunnel *t)
 {
+	srv_of(t)->live_tunnels--;
 	if (!srv_of(t)->context) {
 		/* spritesd is stopping and lws is gone, our watches with it, its
 		 * timers too: only our own fds and memory are left. */
@@ -683,7 +683,14 @@ int proxy_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		int fd = accept4(lws_get_socket_fd(wsi), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return 0; /* EAGAIN, or a transient error (EMFILE...): poll again */
-		if (px->tunnels.count >= PROXY_MAX_TUNNELS) {
+		/* The descriptor budget (main.c): this sprite's share, and all
+		 * sprites' together. */
+		struct server *srv = px->sp->srv;
+		if (px->tunnels.count >= srv->fds.tunnels_sprite || srv->live_tunnels >= srv->fds.tunnels_total) {
+			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n"
+			                           "connection: close\r\ncontent-length: 61\r\n\r\n"
+			                           "spritesd proxy: too many connections open: close some first\n\n";
+			(void)!write(fd, busy, sizeof busy - 1);
 			close(fd);
 			continue;
 		}
@@ -698,6 +705,7 @@ int proxy_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		strcpy(t->method, "-");
 		strcpy(t->host, "-");
 		lws_dll2_add_tail(&t->list, &px->tunnels);
+		srv->live_tunnels++;
 		if (side_watch(t, &t->s[CLIENT]) < 0) {
 			tunnel_free(t);
 			continue;

@@ -134,11 +134,30 @@ static void stdin_gone(struct session *s)
 	exec_clients_stdin_drained(s);
 }
 
+static void detach_wsi(struct lws **w);
+
 static void finish(struct session *s)
 {
 	if (s->finished)
 		return;
 	s->finished = 1;
+	s->sprite->srv->live_sessions--;
+	/* Reaped, its output drained: it holds no descriptor any more, only
+	 * what it printed, for a client still to attach; and the sprite keeps
+	 * at most FINISHED_SESSIONS_MAX such, the oldest going first. */
+	detach_wsi(&s->pid_wsi);
+	unsigned finished = 0;
+	struct session *oldest = NULL;
+	lws_start_foreach_dll(struct lws_dll2 *, p, lws_dll2_get_head(&s->sprite->sessions)) {
+		struct session *o = lws_container_of(p, struct session, list);
+		if (o->finished) {
+			finished++;
+			if (!oldest && o != s && !o->clients.count)
+				oldest = o;
+		}
+	} lws_end_foreach_dll(p);
+	if (finished > FINISHED_SESSIONS_MAX && oldest) /* from the loop: no caller is walking the list */
+		lws_sul_schedule(ctx_of(oldest), 0, &oldest->sul_expire, expire_cb, 1);
 	if (s->in_wsi && !s->tty)
 		lws_set_timeout(s->in_wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
 	stdin_gone(s);
@@ -288,6 +307,8 @@ void session_client_detached(struct session *s)
 
 void session_destroy(struct session *s)
 {
+	if (!s->finished)
+		s->sprite->srv->live_sessions--;
 	exec_clients_close(s);
 	kill_requests_finish(s);
 	if (!s->exited) {
@@ -566,9 +587,32 @@ static int open_pty(struct sprite *sp, int rows, int cols, int *master, int *sla
 	return 0;
 }
 
+/* Sessions whose command runs or whose output is still coming: each holds
+ * descriptors (main.c, fd_budget). */
+static unsigned live_sessions(struct sprite *sp)
+{
+	unsigned n = 0;
+	lws_start_foreach_dll(struct lws_dll2 *, p, lws_dll2_get_head(&sp->sessions)) {
+		n += !lws_container_of(p, struct session, list)->finished;
+	} lws_end_foreach_dll(p);
+	return n;
+}
+
+int session_room(struct sprite *sp, char *err, size_t errlen)
+{
+	struct server *srv = sp->srv;
+	unsigned mine = live_sessions(sp);
+	if (mine < srv->fds.sessions_sprite && srv->live_sessions < srv->fds.sessions_total)
+		return 0;
+	snprintf(err, errlen, "too many commands running: %u in sprite \"%s\", %u in all (at most %u and %u): "
+	         "wait for some to end, or kill them (sprite-sessions --kill)", mine, sp->name,
+	         srv->live_sessions, srv->fds.sessions_sprite, srv->fds.sessions_total);
+	return -1;
+}
+
 struct session *session_start(struct sprite *sp, struct exec_request *req, char *err, size_t errlen)
 {
-	if (sandbox_ensure(sp, err, errlen) < 0)
+	if (session_room(sp, err, errlen) < 0 || sandbox_ensure(sp, err, errlen) < 0)
 		return NULL;
 	if (!req->argc) {
 		/* No cmd: run path, or bash (the API's default). */
@@ -648,6 +692,7 @@ struct session *session_start(struct sprite *sp, struct exec_request *req, char 
 	s->ring = lws_ring_create(sizeof(struct chunk), SCROLLBACK_CHUNKS, chunk_destroy);
 	s->hist_tail = lws_ring_get_oldest_tail(s->ring);
 	lws_dll2_add_tail(&s->list, &sp->sessions);
+	sp->srv->live_sessions++;
 
 	/* Each output is read from our own fd; lws watches a duplicate, which
 	 * it may close on a hang-up while output is still buffered. */

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -37,6 +38,7 @@
 #define REQUEST_BODY_MAX (1024 * 1024)  /* largest JSON request body */
 #define FINISHED_SESSION_TTL_MS (5 * 60 * 1000) /* a finished session's exit stays attachable */
 #define DELIVERED_SESSION_TTL_MS 1000   /* ... but only briefly once a client has received it */
+#define FINISHED_SESSIONS_MAX 256       /* finished sessions a sprite keeps (their output is memory) */
 #define IDLE_TIMEOUT_DEFAULT_S 30       /* as Fly's sprites pause after ~30 s idle */
 #define CLOSE_LINGER_MS 10000          /* after our close frame, how long the client has to close */
 #define EXIT_LINGER_MS 50               /* after exit, wait this long for pipes held by background jobs */
@@ -121,6 +123,16 @@ struct server {
 	struct sprite_filter *filter; /* seccomp.c */
 	char **shares;            /* --share: host paths shown read-only in sprites (NULL-terminated) */
 	char *ids_dir;            /* --ids-dir: the host's record of id ranges (idreg.c) */
+	lws_dll2_owner_t sniffs;  /* connections whose head is still coming (listen.c) */
+	/* The descriptor budget (main.c, fd_budget): what sprites may hold, so
+	 * that the API always has descriptors left.  Sessions count while their
+	 * command runs or its output drains; tunnels while open. */
+	struct {
+		long limit;               /* RLIMIT_NOFILE, raised to the hard limit */
+		struct rlimit inherited;  /* as spritesd was started: its children's */
+		unsigned tunnels_sprite, tunnels_total, sessions_sprite, sessions_total;
+	} fds;
+	unsigned live_tunnels, live_sessions;
 };
 
 /* ---- store.c ---- */
@@ -175,8 +187,9 @@ int cgroup_setup(struct server *srv, char *err, size_t errlen);
 void cgroup_free(struct server *srv);
 /* Make the sprite's cgroup, set its limits, open its cgroup.procs files. */
 int cgroup_sprite_open(struct sprite *sp, char *err, size_t errlen);
-/* In a child: move into the sprite's cgroup, and first in line for the
- * host's OOM killer.  0 or -1. */
+/* In a child: move into the sprite's cgroup, and become a sprite process:
+ * first in line for the host's OOM killer, with the descriptor limit
+ * spritesd was started with.  0 or -1. */
 int cgroup_join(const struct sprite *sp);
 void cgroup_sprite_close(struct sprite *sp);
 /* The sprite is gone or cold: its cgroup too, once its processes are
@@ -288,6 +301,9 @@ struct session {
 	uint64_t bytes_out;
 };
 
+/* Room for one more running command in the sprite (the descriptor budget);
+ * -1 with err saying how many run. */
+int session_room(struct sprite *sp, char *err, size_t errlen);
 struct session *session_start(struct sprite *sp, struct exec_request *req, char *err, size_t errlen);
 struct session *session_find(struct sprite *sp, const char *id);
 void session_stdin(struct session *s, const uint8_t *buf, size_t len);
