@@ -147,6 +147,9 @@ cleanup() {
 	# go once the killed sandboxes let go of it.
 	awk -v t="$T/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r |
 		while IFS= read -r m; do umount -l "$m"; done
+	# The host's record of sprites' id ranges (spritesd --ids-dir): the
+	# claims of this test's sprites that a killed spritesd left.
+	grep -l -F "$T/" /run/spritesd/ids/* 2>/dev/null | while IFS= read -r f; do rm -f "$f"; done
 	rm -rf "$T"
 }
 trap cleanup EXIT
