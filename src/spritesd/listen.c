@@ -87,6 +87,17 @@ static size_t rewrite_line(const char *buf, size_t line, char *out)
 	return o;
 }
 
+char *listen_rewrite_head(const char *buf, size_t head, size_t *len)
+{
+	char *nl = memchr(buf, '\n', head);
+	size_t line = (size_t)(nl - buf);
+	char *out = xmalloc(line * REWRITE_GROWTH + (head - line) + 1);
+	size_t n = rewrite_line(buf, line, out);
+	memcpy(out + n, buf + line, head - line);
+	*len = n + head - line;
+	return out;
+}
+
 /* Give the connection to lws, with the head we consumed (rewritten), or
  * untouched when we consumed nothing. */
 static void hand_over(struct sniff *sn, size_t head, int rewrite)
@@ -99,12 +110,8 @@ static void hand_over(struct sniff *sn, size_t head, int rewrite)
 		lws_adopt_socket_vhost(sn->srv->vhost, keep);
 		return;
 	}
-	char *nl = memchr(sn->buf, '\n', head);
-	size_t line = (size_t)(nl - sn->buf);
-	char *out = xmalloc(line * REWRITE_GROWTH + (head - line) + 1);
-	size_t n = rewrite_line(sn->buf, line, out);
-	memcpy(out + n, sn->buf + line, head - line);
-	n += head - line;
+	size_t n;
+	char *out = listen_rewrite_head(sn->buf, head, &n);
 	lws_adopt_socket_vhost_readbuf(sn->srv->vhost, keep, out, n);
 	free(out);
 }

@@ -333,6 +333,10 @@ void exec_clients_close(struct session *s);
 int listen_start(struct server *srv, const char *addr, int port, char *err, size_t errlen);
 int listen_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 int sniff_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+/* The head buf[0..head), whose request line ends at its first '\n', with
+ * that line's escapes in lws's private form (malloc'd; *len set).  Pure,
+ * for tests/fuzz/fuzz-sniff.c. */
+char *listen_rewrite_head(const char *buf, size_t head, size_t *len);
 
 /* ---- http.c ---- */
 /* The protocol callback for HTTP and WebSocket connections. */
