@@ -224,7 +224,8 @@ static void tasks_clear(struct app *a)
 		free(a->tasks[i].session);
 		free(a->tasks[i].sprite);
 	}
-	memset(a->tasks, 0, a->tcap * sizeof *a->tasks);
+	if (a->tasks) /* none yet: memset may not take NULL, even for 0 bytes */
+		memset(a->tasks, 0, a->tcap * sizeof *a->tasks);
 	a->tused = 0;
 }
 
