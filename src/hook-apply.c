@@ -744,8 +744,11 @@ int main(int argc, char *argv[])
 	if (sprite && (!*sprite || strchr(sprite, ':')))
 		die(EXIT_USAGE, "--sprite needs a sprite's name (sprite-list shows them)");
 	char *path = db_opt ? xstrdup(db_opt) : default_db(!cursor);
-	if (cursor)
-		return print_cursor(path, cursor);
+	if (cursor) {
+		int rc = print_cursor(path, cursor);
+		free(path);
+		return rc;
+	}
 
 	struct app a;
 	memset(&a, 0, sizeof a);

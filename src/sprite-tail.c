@@ -419,8 +419,10 @@ int main(int argc, char *argv[])
 		int fatal = 0;
 		unsigned long long before = t.lines;
 		int code = run_once(&t, sprite, path, api, follow, &fatal, err, sizeof err);
-		if (code == 0 && !follow)
+		if (code == 0 && !follow) {
+			free(t.line);
 			return EXIT_OK;
+		}
 		if (fatal)
 			die(EXIT_FAIL, "%s", err);
 		if (code == 3)

@@ -301,6 +301,9 @@ void session_client_detached(struct session *s);
 /* A client consumed ring chunks: maybe resume reading the child. */
 void session_consumed(struct session *s);
 void session_destroy(struct session *s);
+/* spritesd is stopping, its lws context gone: free the session's memory
+ * and descriptors, leaving its processes running in their sandbox. */
+void session_forget(struct session *s);
 json_t *session_json(struct session *s);
 /* The fd protocol callback (pipes, pty, pidfds). */
 int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
