@@ -128,7 +128,7 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 SAN_DIR = $(CURDIR)/build/sanitize
 SAN_LEAKS ?= 1
 SAN_ENV = ASAN_OPTIONS=detect_leaks=$(SAN_LEAKS):log_path=$(SAN_DIR)/asan:quarantine_size_mb=16 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SPRITE_TEST_SANITIZED=1
 check-sanitize:
 	$(MAKE) clean
 	rm -rf $(SAN_DIR) && mkdir -p $(SAN_DIR)
