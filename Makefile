@@ -103,6 +103,7 @@ install: all
 clean:
 	rm -f $(BINS) $(LIB) lib/*.o lib/*.d src/*.o src/*.d src/spritesd/*.o src/spritesd/*.d \
 	      tests/unit/*.o tests/unit/*.d tests/unit/*.test tests/probe/sprite-probe
+	rm -rf $(FUZZ_DIR)
 
 # Run inside sprites by the isolation tests (copied in over stdin).  Built
 # with flags of its own, never CFLAGS/LDFLAGS: a sanitizer's runtime cannot
