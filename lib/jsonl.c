@@ -203,7 +203,8 @@ static void add_line(struct slot *s, const char *p, size_t len, unsigned long lo
 		s->rawcap = (s->rawlen + len) * 2;
 		s->raw = xrealloc(s->raw, s->rawcap);
 	}
-	memcpy(s->raw + s->rawlen, p, len);
+	if (len) /* an empty first line: raw is still NULL, and memcpy's arguments may not be */
+		memcpy(s->raw + s->rawlen, p, len);
 	s->lines[s->nlines++] = (struct line){ s->rawlen, len, lineno, err };
 	s->rawlen += len;
 }

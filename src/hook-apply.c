@@ -224,7 +224,8 @@ static void tasks_clear(struct app *a)
 		free(a->tasks[i].session);
 		free(a->tasks[i].sprite);
 	}
-	memset(a->tasks, 0, a->tcap * sizeof *a->tasks);
+	if (a->tasks) /* none yet: memset may not take NULL, even for 0 bytes */
+		memset(a->tasks, 0, a->tcap * sizeof *a->tasks);
 	a->tused = 0;
 }
 
@@ -743,8 +744,11 @@ int main(int argc, char *argv[])
 	if (sprite && (!*sprite || strchr(sprite, ':')))
 		die(EXIT_USAGE, "--sprite needs a sprite's name (sprite-list shows them)");
 	char *path = db_opt ? xstrdup(db_opt) : default_db(!cursor);
-	if (cursor)
-		return print_cursor(path, cursor);
+	if (cursor) {
+		int rc = print_cursor(path, cursor);
+		free(path);
+		return rc;
+	}
 
 	struct app a;
 	memset(&a, 0, sizeof a);

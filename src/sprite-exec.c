@@ -249,10 +249,11 @@ int main(int argc, char *argv[])
 		case 't': tty = 1; break;
 		case 'd': detach = 1; break;
 		case 'A': attach = optarg; break;
-		case 'h': usage(stdout); return EXIT_OK;
+		case 'h': usage(stdout); free(env); return EXIT_OK;
 		default:
 			cli_option_error(c, argv);
 			usage(stderr);
+			free(env);
 			return EXIT_USAGE;
 		}
 	}
@@ -261,6 +262,7 @@ int main(int argc, char *argv[])
 	if (!attach && optind >= argc) {
 		warnx_("no command given");
 		usage(stderr);
+		free(env);
 		return EXIT_USAGE;
 	}
 	if (detach && json)

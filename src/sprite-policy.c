@@ -95,10 +95,11 @@ int main(int argc, char *argv[])
 			                                       c == 'A' ? "allow" : "deny"));
 			break;
 		case 'd': defaults = 1; break;
-		case 'h': usage(stdout); return EXIT_OK;
+		case 'h': usage(stdout); json_decref(rules); return EXIT_OK;
 		default:
 			cli_option_error(c, argv);
 			usage(stderr);
+			json_decref(rules);
 			return EXIT_USAGE;
 		}
 	}
@@ -106,6 +107,7 @@ int main(int argc, char *argv[])
 		if (optind == argc)
 			warnx_("get or set? (sprite-policy -h says more)");
 		usage(stderr);
+		json_decref(rules);
 		return EXIT_USAGE;
 	}
 	const char *cmd = argv[optind];

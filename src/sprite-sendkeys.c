@@ -313,6 +313,7 @@ int main(int argc, char *argv[])
 	struct request r = { 0 };
 	int no_enter = 0, json = 0, c;
 	char *keys[MAX_KEYS + 1];
+	char *stdin_text = NULL; /* r.text, when read from stdin */
 
 	set_progname(argv[0]);
 	opterr = 0;
@@ -349,7 +350,7 @@ int main(int argc, char *argv[])
 			r.text = argv[optind];
 			r.len = strlen(r.text);
 		} else if (!r.nkeys) {
-			r.text = read_text(&r.len);
+			r.text = stdin_text = read_text(&r.len);
 		}
 		r.enter = r.len > 0 && !no_enter;
 		const char *bad = check(&r);
@@ -391,6 +392,7 @@ int main(int argc, char *argv[])
 		free(run.pending[i]);
 	free(run.pending);
 	free(run.in);
+	free(stdin_text);
 	wsx_free(run.x);
 	wsx_ctx_free(ctx);
 	config_free(&cfg);

@@ -83,6 +83,8 @@ struct tail {
 
 static void window_add(uint8_t *w, size_t *wl, const uint8_t *p, size_t n)
 {
+	if (!n) /* p may be NULL (no line yet), which memcpy may not take */
+		return;
 	if (n >= CHECK_BYTES) {
 		memcpy(w, p + n - CHECK_BYTES, CHECK_BYTES);
 		*wl = CHECK_BYTES;
@@ -180,6 +182,8 @@ static void line_done(struct tail *t)
 
 static void add_bytes(struct tail *t, const uint8_t *p, size_t n)
 {
+	if (!n) /* nothing, and t->line may still be NULL: memcpy may not take it */
+		return;
 	if (t->skipping) {
 		t->skipped += n;
 		window_add(t->skip_tail, &t->skip_tail_len, p, n);
@@ -415,8 +419,10 @@ int main(int argc, char *argv[])
 		int fatal = 0;
 		unsigned long long before = t.lines;
 		int code = run_once(&t, sprite, path, api, follow, &fatal, err, sizeof err);
-		if (code == 0 && !follow)
+		if (code == 0 && !follow) {
+			free(t.line);
 			return EXIT_OK;
+		}
 		if (fatal)
 			die(EXIT_FAIL, "%s", err);
 		if (code == 3)

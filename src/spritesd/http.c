@@ -524,7 +524,8 @@ int sprites_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 			return 0;
 		}
 		c->body = xrealloc(c->body, c->body_len + len + 1);
-		memcpy(c->body + c->body_len, in, len);
+		if (len) /* an empty body's piece comes with in NULL, which memcpy may not take */
+			memcpy(c->body + c->body_len, in, len);
 		c->body_len += len;
 		c->body[c->body_len] = '\0';
 		return 0;

@@ -115,6 +115,17 @@ static size_t rewrite_line(const char *buf, size_t line, char *out)
 	return o;
 }
 
+char *listen_rewrite_head(const char *buf, size_t head, size_t *len)
+{
+	char *nl = memchr(buf, '\n', head);
+	size_t line = (size_t)(nl - buf);
+	char *out = xmalloc(line * REWRITE_GROWTH + (head - line) + 1);
+	size_t n = rewrite_line(buf, line, out);
+	memcpy(out + n, buf + line, head - line);
+	*len = n + head - line;
+	return out;
+}
+
 /* Give the connection to lws: untouched when we took nothing, else with
  * the (GET's) head we took, rewritten when its request line needs it. */
 static void hand_over(struct sniff *sn, int rewrite)
@@ -131,12 +142,8 @@ static void hand_over(struct sniff *sn, int rewrite)
 		lws_adopt_socket_vhost_readbuf(sn->srv->vhost, keep, sn->buf, sn->len);
 		return;
 	}
-	char *nl = memchr(sn->buf, '\n', sn->len);
-	size_t line = (size_t)(nl - sn->buf), head = sn->len;
-	char *out = xmalloc(line * REWRITE_GROWTH + (head - line) + 1);
-	size_t n = rewrite_line(sn->buf, line, out);
-	memcpy(out + n, sn->buf + line, head - line);
-	n += head - line;
+	size_t n;
+	char *out = listen_rewrite_head(sn->buf, sn->len, &n);
 	lws_adopt_socket_vhost_readbuf(sn->srv->vhost, keep, out, n);
 	free(out);
 }

@@ -490,7 +490,8 @@ static void request(struct tunnel *t, size_t head)
 	}
 	if (!bad) {
 		memmove(c->buf + r.head_len, c->buf + head, rest);
-		memcpy(c->buf, r.head, r.head_len);
+		if (r.head_len) /* a tunnel has no head (NULL) to put back */
+			memcpy(c->buf, r.head, r.head_len);
 		c->len = r.head_len + rest;
 		c->off = 0;
 	}

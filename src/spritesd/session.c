@@ -320,15 +320,20 @@ void session_destroy(struct session *s)
 		s->in_wsi = NULL;
 	detach_wsi(&s->out_wsi[0]);
 	detach_wsi(&s->out_wsi[1]);
-	for (int i = 0; i < 2; i++)
-		if (s->out_fd[i] >= 0)
-			close(s->out_fd[i]);
 	detach_wsi(&s->in_wsi);
 	detach_wsi(&s->pid_wsi);
 	lws_sul_cancel(&s->sul_linger);
 	lws_sul_cancel(&s->sul_stdin);
 	lws_sul_cancel(&s->sul_orphan);
 	lws_sul_cancel(&s->sul_expire);
+	session_forget(s);
+}
+
+void session_forget(struct session *s)
+{
+	for (int i = 0; i < 2; i++)
+		if (s->out_fd[i] >= 0)
+			close(s->out_fd[i]);
 	lws_buflist_destroy_all_segments(&s->stdin_q);
 	lws_dll2_remove(&s->list);
 	if (s->ring)

@@ -317,6 +317,9 @@ void session_client_detached(struct session *s);
 /* A client consumed ring chunks: maybe resume reading the child. */
 void session_consumed(struct session *s);
 void session_destroy(struct session *s);
+/* spritesd is stopping, its lws context gone: free the session's memory
+ * and descriptors, leaving its processes running in their sandbox. */
+void session_forget(struct session *s);
 json_t *session_json(struct session *s);
 /* The fd protocol callback (pipes, pty, pidfds). */
 int fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
@@ -349,6 +352,10 @@ void exec_clients_close(struct session *s);
 int listen_start(struct server *srv, const char *addr, int port, char *err, size_t errlen);
 int listen_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 int sniff_fd_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+/* The head buf[0..head), whose request line ends at its first '\n', with
+ * that line's escapes in lws's private form (malloc'd; *len set).  Pure,
+ * for tests/fuzz/fuzz-sniff.c. */
+char *listen_rewrite_head(const char *buf, size_t head, size_t *len);
 
 /* ---- http.c ---- */
 /* The protocol callback for HTTP and WebSocket connections. */

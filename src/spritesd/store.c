@@ -311,6 +311,9 @@ void store_free_all(struct server *srv)
 		if (!sp->sb.init_pid)
 			cgroup_sprite_remove(sp, 0); /* a running one keeps its cgroup */
 		checkpoint_sprite_gone(sp, 0);
+		lws_start_foreach_dll_safe(struct lws_dll2 *, q, q1, lws_dll2_get_head(&sp->sessions)) {
+			session_forget(lws_container_of(q, struct session, list));
+		} lws_end_foreach_dll_safe(q, q1);
 		sprite_free(sp);
 	} lws_end_foreach_dll_safe(p, p1);
 }
