@@ -28,8 +28,8 @@ static const char *const create_sql[] = {
 	 * task" must not scan every task's logs. */
 	"CREATE INDEX IF NOT EXISTS idx_task_logs_task_id ON task_logs(task_id)",
 	/* Ours. */
-	"CREATE TABLE IF NOT EXISTS hook_cursors (source TEXT PRIMARY KEY, cursor TEXT NOT NULL,"
-	" updated_at DATETIME DEFAULT CURRENT_TIMESTAMP)",
+	("CREATE TABLE IF NOT EXISTS hook_cursors (source TEXT PRIMARY KEY, cursor TEXT NOT NULL,"
+	 " updated_at DATETIME DEFAULT CURRENT_TIMESTAMP)"),
 };
 
 /* Every column, and how to add it to an older table.  ALTER TABLE cannot add
