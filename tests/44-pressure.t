@@ -94,7 +94,7 @@ perl -MIO::Socket::INET -e '
 	my @held;
 	for (1 .. 300) {
 		my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]") or last;
-		syswrite($s, "GET /v1/sprites HTTP/1.1\r\nHost: x\r\n");
+		syswrite($s, ($_ % 2 ? "GET" : "POST") . " /v1/sprites HTTP/1.1\r\nHost: x\r\n");
 		push @held, $s;
 	}
 	print scalar(@held), "\n";
@@ -102,7 +102,7 @@ perl -MIO::Socket::INET -e '
 loris=$!
 i=0
 while [ ! -s "$T/loris.out" ] && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
-is "$(cat "$T/loris.out")" 300 "300 half-open connections, each with an unfinished head"
+is "$(cat "$T/loris.out")" 300 "300 half-open connections, each with an unfinished head (GET or POST)"
 fast "during the slowloris"
 sleep 0.5
 n=$(fds)
@@ -110,6 +110,8 @@ n=$(fds)
 ok $? "spritesd holds at most 64 of them from one address ($base descriptors before, $n during)"
 run sprite-exec -s other -- echo still
 is "$rc/$out" "0/still" "another sprite's exec works"
+run sprite-create third
+is "$rc" 0 "and a POST (sprite-create) is served"
 kill "$loris" 2>/dev/null
 wait "$loris" 2>/dev/null
 

@@ -13,16 +13,17 @@
  * http_args() turns the private form back.  Over TLS lws listens itself:
  * the bytes are encrypted, and TLS serving is for tests.
  *
- * Nobody who reaches the port has authenticated yet, so a GET's head is
- * read as it comes into a buffer that grows to REQUEST_HEAD_MAX (never
- * peeked at again: what is peeked is taken, up to the end of the head),
- * within SNIFF_TIMEOUT_S; and at most SNIFF_MAX connections wait for their head,
- * SNIFF_MAX_PEER of them from one address: past that the oldest waiting
+ * Nobody who reaches the port has authenticated yet, so every request's
+ * head must be complete within SNIFF_TIMEOUT_S and REQUEST_HEAD_MAX before
+ * lws sees it (a GET's is taken as it comes into a growing buffer; other
+ * methods' are looked at, less and less often); and at most SNIFF_MAX
+ * connections wait for their head, SNIFF_MAX_PEER of them from one
+ * address: past that the oldest waiting
  * one is dropped, so that a client holding connections half-open
  * (slowloris) loses its own, not anybody else's.  Then the connection and
- * its head (rewritten, or as it came) go to lws.  Other methods go to lws
- * untouched as soon as their first bytes say so: lws 4.1 mishandles a
- * request with a body handed over with its head. */
+ * its head (rewritten, or as it came) go to lws; other methods go
+ * untouched: lws 4.1 mishandles a request with a body handed over with
+ * its head. */
 #include "spritesd.h"
 #include "util.h"
 
@@ -40,6 +41,7 @@
 #define SNIFF_TIMEOUT_S 10
 #define SNIFF_MAX 256
 #define SNIFF_MAX_PEER 64
+#define PEEK_WAIT_MAX_MS 320
 
 struct sniff {
 	struct server *srv;
@@ -47,8 +49,10 @@ struct sniff {
 	char *buf;
 	size_t len, cap;
 	struct sockaddr_storage peer;
+	int peeking;                 /* not a GET: looked at, never taken */
+	unsigned wait_ms;            /* between looks at a head not yet complete */
 	lws_dll2_t list;             /* in srv->sniffs, oldest first */
-	lws_sorted_usec_list_t sul;
+	lws_sorted_usec_list_t sul, sul_wait;
 };
 
 static void sniff_forget(struct sniff *sn)
@@ -60,6 +64,7 @@ static void sniff_forget(struct sniff *sn)
 static void sniff_free(struct sniff *sn)
 {
 	lws_sul_cancel(&sn->sul);
+	lws_sul_cancel(&sn->sul_wait);
 	sniff_forget(sn);
 	free(sn->buf);
 	free(sn);
@@ -159,6 +164,20 @@ static int needs_rewrite(const char *line, size_t len)
 	return 0;
 }
 
+static int too_long(int fd)
+{
+	static const char msg[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+	                          "content-length: 0\r\nconnection: close\r\n\r\n";
+	(void)!write(fd, msg, sizeof msg - 1);
+	return -1;
+}
+
+static void sniff_resume(lws_sorted_usec_list_t *sul)
+{
+	struct sniff *sn = lws_container_of(sul, struct sniff, sul_wait);
+	lws_rx_flow_control(sn->wsi, 1);
+}
+
 static int sniff_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                           size_t len)
 {
@@ -173,11 +192,12 @@ static int sniff_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	}
 	if (reason != LWS_CALLBACK_RAW_RX_FILE || !sn->list.owner)
 		return 0; /* (a dropped one closes soon) */
-	/* Peek at what came.  Only a GET (no body) has its head taken and
-	 * handed over with the connection; any other method goes to lws
-	 * untouched at its first byte that is not "GET "'s.  A GET is taken up
-	 * to the end of its head, so that nothing is left to wake us but new
-	 * bytes. */
+	/* Peek at what came.  A GET (no body) has its head taken as it comes
+	 * and handed over with the connection: nothing is left to wake us but
+	 * new bytes.  Any other method is only looked at until its head is
+	 * complete, then goes to lws untouched (lws 4.1 mishandles a body
+	 * after a head handed over); the bytes stay readable, so between looks
+	 * we stop reading for a while that doubles, up to PEEK_WAIT_MAX_MS. */
 	if (sn->cap - sn->len < 4096 && sn->cap < REQUEST_HEAD_MAX) {
 		sn->cap = sn->cap * 2 < REQUEST_HEAD_MAX ? sn->cap * 2 : REQUEST_HEAD_MAX;
 		sn->buf = xrealloc(sn->buf, sn->cap);
@@ -188,13 +208,30 @@ static int sniff_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		return 0;
 	if (n <= 0)
 		return -1;
-	for (size_t i = sn->len; i < 4 && i < sn->len + (size_t)n; i++) {
+	for (size_t i = sn->len; i < 4 && i < sn->len + (size_t)n && !sn->peeking; i++) {
 		if (sn->buf[i] == "GET "[i])
 			continue;
 		if (sn->len)
 			return -1; /* "GE" then something else: no request of ours */
-		hand_over(sn, 0);
-		return -1;
+		sn->peeking = 1;
+	}
+	if (sn->peeking) {
+		if (proxyreq_head_end((const uint8_t *)sn->buf, (size_t)n)) {
+			hand_over(sn, 0);
+			return -1;
+		}
+		if ((size_t)n == REQUEST_HEAD_MAX)
+			return too_long(fd);
+		if ((size_t)n == sn->cap) { /* more may be there: a bigger look */
+			sn->cap = sn->cap * 2 < REQUEST_HEAD_MAX ? sn->cap * 2 : REQUEST_HEAD_MAX;
+			sn->buf = xrealloc(sn->buf, sn->cap);
+			return 0;
+		}
+		sn->wait_ms = sn->wait_ms ? (sn->wait_ms * 2 < PEEK_WAIT_MAX_MS ? sn->wait_ms * 2 : PEEK_WAIT_MAX_MS) : 5;
+		lws_rx_flow_control(wsi, 0);
+		lws_sul_schedule(sn->srv->context, 0, &sn->sul_wait, sniff_resume,
+		                 (lws_usec_t)sn->wait_ms * LWS_US_PER_MS);
+		return 0;
 	}
 	/* Only the new bytes, and the two before them, can end the head: a
 	 * client sending a byte at a time costs a byte's work each time. */
@@ -211,12 +248,8 @@ static int sniff_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		hand_over(sn, needs_rewrite(sn->buf, (size_t)(nl - sn->buf)));
 		return -1; /* closes our fd; lws has its own now */
 	}
-	if (sn->len == REQUEST_HEAD_MAX) {
-		static const char too_long[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-		                               "content-length: 0\r\nconnection: close\r\n\r\n";
-		(void)!write(fd, too_long, sizeof too_long - 1);
-		return -1;
-	}
+	if (sn->len == REQUEST_HEAD_MAX)
+		return too_long(fd);
 	return 0;
 }
 
