@@ -29,6 +29,17 @@ is "$out" "" "nothing on stdout"
 stderr_is "sprite-list: the API at $URL refused the token from SPRITES_TOKEN (401): check it" \
 	"the message names SPRITES_TOKEN, not the token"
 
+# A client without the token gets its 401, then the connection is closed
+# (no keep-alive for it to try again on, or to hold).
+run perl -MIO::Socket::INET -e '
+	my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ARGV[0]") or die "connect: $!\n";
+	print $s "GET /v1/sprites HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\n\r\n";
+	local $SIG{ALRM} = sub { print "still open\n"; exit 0 };
+	alarm 3;
+	my $all = ""; while (sysread($s, my $b, 4096)) { $all .= $b }
+	print $all =~ m{^HTTP/1.1 401} ? "401, closed\n" : "no 401\n";' "$SPRITESD_PORT"
+is "$out" "401, closed" "a wrong token: 401, and the server closes the connection"
+
 run env SPRITES_API_URL="$URL" SPRITES_TOKEN="$wrong" sprite-exec -s box -n -- echo ran
 is "$rc" 255 "sprite-exec with a wrong token: exit 255"
 is "$out" "" "the command did not run"

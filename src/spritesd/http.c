@@ -133,7 +133,7 @@ int http_respond(struct lws *wsi, struct conn *c, int status, const char *type, 
 		return -1;
 	c->out_done = 1;
 	if (!lws_buflist_total_len(&c->out))
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
+		return c->close_after || lws_http_transaction_completed(wsi) ? -1 : 0;
 	lws_callback_on_writable(wsi);
 	return 0;
 }
@@ -199,9 +199,9 @@ static int write_body(struct lws *wsi, struct conn *c)
 		return 0;
 	/* A stream has no length: only the close ends it, even when lws would
 	 * keep the connection (a POST without Content-Length, as curl -X POST). */
-	int stream = c->streaming;
+	int stream = c->streaming, close_after = c->close_after;
 	free_http(c);
-	return stream || lws_http_transaction_completed(wsi) ? -1 : 0;
+	return stream || close_after || lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
 static int not_found_sprite(struct lws *wsi, struct conn *c, const char *name)
@@ -421,9 +421,13 @@ static int handle(struct lws *wsi, struct conn *c)
 {
 	struct server *srv = server_of(wsi);
 	const char *m = c->method;
-	if (!authorized(wsi, srv))
+	if (!authorized(wsi, srv)) {
+		/* Nothing more for whoever lacks the token: the connection goes
+		 * too, rather than wait for another try under lws's keep-alive. */
+		c->close_after = 1;
 		return http_respond_error(wsi, c, 401, "unauthorized",
-		                     "missing or invalid token (Authorization: Bearer <token>)");
+		                          "missing or invalid token (Authorization: Bearer <token>)");
+	}
 	if (c->body_too_big)
 		return http_respond_error(wsi, c, 413, "payload_too_large", "request body too large");
 

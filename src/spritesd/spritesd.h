@@ -374,6 +374,7 @@ struct conn {
 	struct lws_buflist *out;  /* response body not yet written */
 	int out_done;             /* nothing more will be queued */
 	int streaming;            /* NDJSON: no length, close at the end */
+	int close_after;          /* close once answered (a refused token: no keep-alive) */
 	struct lws *wsi;          /* for writes queued from outside a callback */
 	long long started_ms;
 	/* a kill request waiting for its session to exit (kill.c) */
