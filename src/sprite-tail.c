@@ -312,7 +312,7 @@ static int run_once(struct tail *t, const char *sprite, const char *path, const 
 {
 	struct sprite_config cfg;
 	if (config_resolve(&cfg, api, err, errlen) < 0) {
-		*fatal = 1;
+		*fatal = 2; /* (a local spritesd restarting has no url file for a while) */
 		return -1;
 	}
 	struct wsx_ctx *ctx = wsx_ctx_new(&cfg, err, errlen);
@@ -413,7 +413,7 @@ int main(int argc, char *argv[])
 	free(source);
 	load_cursor(&t, from);
 
-	int backoff = BACKOFF_MIN_MS;
+	int backoff = BACKOFF_MIN_MS, connected = 0;
 	for (;;) {
 		char err[512] = "";
 		int fatal = 0;
@@ -423,8 +423,12 @@ int main(int argc, char *argv[])
 			free(t.line);
 			return EXIT_OK;
 		}
-		if (fatal)
+		/* A configuration that worked once and fails now (a local spritesd
+		 * between its stop and its start has no url file) is waited for
+		 * when following; refusals (401, 404...) are final. */
+		if (fatal == 1 || (fatal == 2 && !(follow && connected)))
 			die(EXIT_FAIL, "%s", err);
+		connected |= t.have_header;
 		if (code == 3)
 			die(EXIT_FAIL, "%s: cannot read the file in the sprite", t.source);
 		if (code < 0 && !follow)

@@ -187,7 +187,9 @@ sprite-exec -s "$S" -n -- sleep 30 >/dev/null 2>&1 &
 client=$!
 detach -- sleep 31
 kept=$id
-detach -t -- sh -c 'echo tty-hello; sleep 14; echo tty-bye; exit 6'
+# (20 s: it must outlive the 10 to 15 s of the checks below, however slow
+# the run)
+detach -t -- sh -c 'echo tty-hello; sleep 20; echo tty-bye; exit 6'
 tty_id=$id
 i=0
 until running 'sleep 30' || [ "$i" -ge 50 ]; do

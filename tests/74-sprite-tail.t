@@ -123,12 +123,23 @@ is "$(jq -c .line "$T/follow.out" | tr '\n' ' ')" \
 	'{"f":1} {"f":2} {"f":3} {"f":4} {"f":5} {"f":6} {"f":7} ' \
 	"spritesd killed and restarted: resumes at the exact byte"
 is "$(offsets "$T/follow.out")" "8 16 24 32 40 48 56 " "the offsets run on"
-in_sprite "printf '{\"g\":1}\n' > $F.new && mv $F.new $F"
+# spritesd stopped (its url file goes with it) for longer than a
+# reconnection's wait, then started again: the follower waits for it.
+stop_spritesd TERM
+echo '{"f":8}' >>"$STATE/sprites/tl/fs/tmp/t.jsonl"
+sleep 3
+kill -0 "$follower" 2>/dev/null
+ok $? "spritesd stopped, its url file gone: the follower waits"
+start_spritesd
 wait_lines 8
+is "$(tail -n 1 "$T/follow.out" | jq -c '[.cursor.offset, .line]')" '[64,{"f":8}]' \
+	"and goes on once spritesd is back"
+in_sprite "printf '{\"g\":1}\n' > $F.new && mv $F.new $F"
+wait_lines 9
 is "$(tail -n 1 "$T/follow.out" | jq -c '[.cursor.offset, .line]')" '[8,{"g":1}]' \
 	"a file replaced while followed is read from its start"
 in_sprite ": > $F; sleep 0.3; echo '{\"h\":1}' >> $F"
-wait_lines 9
+wait_lines 10
 is "$(tail -n 1 "$T/follow.out" | jq -c '[.cursor.offset, .line]')" '[8,{"h":1}]' \
 	"a file truncated while followed is read from its start"
 kill "$follower"
