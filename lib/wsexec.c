@@ -265,15 +265,9 @@ static void start_stdin(struct wsx *x)
  * (printable ASCII only: it is shown on a terminal); "" if none. */
 static void server_reason(struct lws *wsi, char *why, size_t len)
 {
-	*why = '\0';
-	int n = lws_hdr_custom_copy(wsi, why, (int)len, "sprite-error:", 13);
-	if (n <= 0) {
-		*why = '\0';
-		return;
-	}
-	for (int i = 0; i < n; i++)
-		if (why[i] < 0x20 || why[i] >= 0x7f)
-			why[i] = '?';
+	char raw[256];
+	int n = lws_hdr_custom_copy(wsi, raw, (int)sizeof raw, "sprite-error:", 13);
+	log_safe(raw, n > 0 ? (size_t)n : 0, why, len);
 }
 
 static const char *refusal(struct wsx *x, struct lws *wsi, int status, char *buf, size_t len)

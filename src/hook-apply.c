@@ -439,14 +439,15 @@ static void prepare_line(struct jsonl_item *it)
  * writes another task's id into its hook file must not steer that task.
  * The line's sprite is its cursor's (SPRITE:PATH), or --sprite for bare
  * lines. */
-static int sprite_may(struct app *a, const struct task *t, const struct pos *p, const char *name)
+static int sprite_may(struct app *a, const struct task *t, const struct pos *p, const char *event)
 {
 	const char *line_sprite = p->source ? p->source : a->sprite;
 	size_t n = line_sprite ? (p->source ? strcspn(p->source, ":") : strlen(line_sprite)) : 0;
 	if (line_sprite && t->sprite && *t->sprite && strlen(t->sprite) == n && !strncmp(t->sprite, line_sprite, n))
 		return 1;
-	char buf[600], mine[200], theirs[200];
+	char buf[600], mine[200], theirs[200], name[64];
 	a->n.refused++;
+	log_safe(event, strlen(event), name, sizeof name);
 	if (!line_sprite)
 		warnx_("%s: refused: a bare line names no sprite (use --sprite NAME for lines without a cursor)",
 		       pos_text(p, buf, sizeof buf));
@@ -477,14 +478,12 @@ static void apply_event(struct app *a, const struct line_info *li, const struct 
 	if (!t->exists) {
 		char buf[600];
 		a->n.unknown++;
-		char name[200];
+		char name[64];
 		warnx_("%s: unknown task %lld (%s event)", pos_text(p, buf, sizeof buf), ev->task_id,
-		       log_safe(ev->name, strlen(ev->name), name, 64));
+		       log_safe(ev->name, strlen(ev->name), name, sizeof name));
 		return;
 	}
-	char name[200];
-	log_safe(ev->name, strlen(ev->name), name, 64);
-	if (!sprite_may(a, t, p, name))
+	if (!sprite_may(a, t, p, ev->name))
 		return;
 	if (!t->started) {
 		a->n.ignored++;

@@ -70,10 +70,10 @@ int http_respond_now(struct lws *wsi, int status, const char *type, const char *
 {
 	uint8_t buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
 	/* A WebSocket client sees a refused upgrade's status and headers but
-	 * seldom its body: the reason goes in a header too, printable ASCII. */
+	 * seldom its body: the reason goes in a header too, as printable ASCII. */
 	char why[256] = "";
-	for (size_t i = 0; reason && reason[i] && i < sizeof why - 1; i++)
-		why[i] = reason[i] >= 0x20 && reason[i] < 0x7f ? reason[i] : '?';
+	if (reason)
+		log_safe(reason, strlen(reason), why, sizeof why);
 	if (lws_add_http_common_headers(wsi, (unsigned int)status, len ? type : NULL, len, &p, end) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"sprite-version:",
 	                                (const unsigned char *)SPRITESD_VERSION,

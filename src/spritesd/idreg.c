@@ -24,6 +24,15 @@ static char *entry_path(const char *dir, uid_t base)
 	return xasprintf("%s/%08x", dir, (unsigned)base);
 }
 
+/* The sprite directory an entry names (malloc'd), or NULL when none. */
+static char *entry_owner(const char *path)
+{
+	char *held = read_file(path, 8192, NULL);
+	if (held)
+		held[strcspn(held, "\n")] = '\0';
+	return held;
+}
+
 /* Does the sprite directory owner still hold the range at base? */
 static int owner_holds(const char *owner, uid_t base)
 {
@@ -55,13 +64,8 @@ int idreg_claim(const char *dir, uid_t base, const char *owner)
 		return -1;
 	}
 	char *path = entry_path(dir, base);
-	char *held = read_file(path, 8192, NULL);
-	int rc = 1;
-	if (held) {
-		held[strcspn(held, "\n")] = '\0';
-		if (strcmp(held, owner) && owner_holds(held, base))
-			rc = 0;
-	}
+	char *held = entry_owner(path);
+	int rc = held && strcmp(held, owner) && owner_holds(held, base) ? 0 : 1;
 	if (rc == 1 && (!held || strcmp(held, owner))) {
 		char *line = xasprintf("%s\n", owner);
 		if (write_file_atomic(path, line, 0600) < 0)
@@ -79,12 +83,9 @@ int idreg_claim(const char *dir, uid_t base, const char *owner)
 void idreg_release(const char *dir, uid_t base, const char *owner)
 {
 	char *path = entry_path(dir, base);
-	char *held = read_file(path, 8192, NULL);
-	if (held) {
-		held[strcspn(held, "\n")] = '\0';
-		if (!strcmp(held, owner))
-			unlink(path);
-	}
+	char *held = entry_owner(path);
+	if (held && !strcmp(held, owner))
+		unlink(path);
 	free(held);
 	free(path);
 }

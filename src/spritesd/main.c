@@ -175,7 +175,6 @@ static void fd_budget(struct server *srv)
 	long limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 1024;
 	long shared = limit - limit / 4;
 	unsigned tunnels = (unsigned)(shared / 2 / 2), sessions = (unsigned)(shared / 2 / 5);
-	srv->fds.limit = limit;
 	srv->fds.tunnels_total = tunnels;
 	srv->fds.sessions_total = sessions;
 	/* (1024 at most: each tunnel may have a lookup thread of its own) */

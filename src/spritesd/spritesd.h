@@ -128,7 +128,6 @@ struct server {
 	 * that the API always has descriptors left.  Sessions count while their
 	 * command runs or its output drains; tunnels while open. */
 	struct {
-		long limit;               /* RLIMIT_NOFILE, raised to the hard limit */
 		struct rlimit inherited;  /* as spritesd was started: its children's */
 		unsigned tunnels_sprite, tunnels_total, sessions_sprite, sessions_total;
 	} fds;
