@@ -13,6 +13,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/sprite-test.XXXXXX")
 export XDG_STATE_HOME="$T/state"
 STATE="$XDG_STATE_HOME/spritesd"
 unset SPRITES_API_URL SPRITES_TOKEN SPRITE_TOKEN SPRITES_TOKEN_FILE SPRITE
+# A test that runs make (tests/98) is not part of the make that runs the
+# tests (make check-sanitize runs make check): no "Entering directory".
+unset MAKEFLAGS MFLAGS MAKELEVEL
 SPRITESD_PID=
 tap_n=0
 tap_failed=0

@@ -4,7 +4,8 @@
  *
  * The record is a directory (--ids-dir, /run/spritesd/ids by default): a
  * file per range, named by its first id in hex, holding the directory of
- * the sprite that has it.  A claim is made under an flock of DIR/.lock.
+ * the sprite that has it.  Claims are made under an flock of DIR/.lock,
+ * taken once for however many ranges are tried.
  * A range is free again when its file is gone, when that sprite directory
  * is gone, or when the sprite's userns file names another range (spritesd
  * died without releasing it; /run empties at boot anyway). */
@@ -49,20 +50,30 @@ static int owner_holds(const char *owner, uid_t base)
 	return holds;
 }
 
-int idreg_claim(const char *dir, uid_t base, const char *owner)
+int idreg_lock(const char *dir)
 {
 	if (mkdir_p(dir, 0700) < 0)
 		return -1;
 	char *lock = xasprintf("%s/.lock", dir);
 	int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	free(lock);
-	if (lfd < 0 || flock(lfd, LOCK_EX) < 0) {
+	if (lfd >= 0 && flock(lfd, LOCK_EX) < 0) {
 		int e = errno;
-		if (lfd >= 0)
-			close(lfd);
+		close(lfd);
 		errno = e;
 		return -1;
 	}
+	return lfd;
+}
+
+void idreg_unlock(int lfd)
+{
+	if (lfd >= 0)
+		close(lfd); /* and with it the lock */
+}
+
+int idreg_claim(const char *dir, uid_t base, const char *owner)
+{
 	char *path = entry_path(dir, base);
 	char *held = entry_owner(path);
 	int rc = held && strcmp(held, owner) && owner_holds(held, base) ? 0 : 1;
@@ -75,7 +86,6 @@ int idreg_claim(const char *dir, uid_t base, const char *owner)
 	int e = errno;
 	free(held);
 	free(path);
-	close(lfd); /* and with it the lock */
 	errno = e;
 	return rc;
 }

@@ -174,8 +174,12 @@ int userns_enter(int fd, int ranged);
 int userns_own_files(const struct sprite *sp, char *err, size_t errlen);
 
 /* ---- idreg.c ---- */
-/* Claim the range at base for the sprite directory owner, host-wide:
- * 1 claimed (or already its), 0 another sprite's, -1 with errno. */
+/* Hold the record's lock: a descriptor, or -1 with errno. */
+int idreg_lock(const char *dir);
+void idreg_unlock(int lfd);
+/* With the lock held, claim the range at base for the sprite directory
+ * owner, host-wide: 1 claimed (or already its), 0 another sprite's, -1
+ * with errno. */
 int idreg_claim(const char *dir, uid_t base, const char *owner);
 /* Give it back, if it is owner's (before owner is removed). */
 void idreg_release(const char *dir, uid_t base, const char *owner);

@@ -63,9 +63,16 @@ int userns_ids(struct sprite *sp, char *err, size_t errlen)
 	 * sprite's on this host), our own ids otherwise. */
 	int keep = have && (root ? count == SPRITE_IDS && !base_taken(sp, (uid_t)uid)
 	                         : count == 1 && uid == getuid() && gid == getgid());
+	int lfd = root ? idreg_lock(sp->srv->ids_dir) : -1;
+	if (root && lfd < 0) {
+		snprintf(err, errlen, "cannot lock %s: %s", sp->srv->ids_dir, strerror(errno));
+		free(path);
+		return -1;
+	}
 	if (keep && root) {
 		int claimed = idreg_claim(sp->srv->ids_dir, (uid_t)uid, sp->dir);
 		if (claimed < 0) {
+			idreg_unlock(lfd);
 			snprintf(err, errlen, "cannot record the ids of sprite \"%s\" in %s: %s", sp->name,
 			         sp->srv->ids_dir, strerror(errno));
 			free(path);
@@ -74,6 +81,7 @@ int userns_ids(struct sprite *sp, char *err, size_t errlen)
 		keep = claimed; /* else another spritesd's sprite has them: pick anew */
 	}
 	if (keep) {
+		idreg_unlock(lfd);
 		sp->ids.uid = (uid_t)uid, sp->ids.gid = (gid_t)gid, sp->ids.count = (unsigned)count;
 		free(path);
 		return 0;
@@ -89,6 +97,7 @@ int userns_ids(struct sprite *sp, char *err, size_t errlen)
 			if (!base_taken(sp, base) && (claimed = idreg_claim(sp->srv->ids_dir, base, sp->dir)) == 1)
 				sp->ids.uid = base;
 		}
+		idreg_unlock(lfd);
 		if (claimed != 1) {
 			if (claimed < 0)
 				snprintf(err, errlen, "cannot record the ids of sprite \"%s\" in %s: %s", sp->name,
