@@ -102,10 +102,10 @@ run task sprite frob web
 is "$rc" 2 "an unknown sprite command: exit 2"
 run task sprite init
 is "$rc" 2 "sprite init without a project: exit 2"
-stderr_is 'task: sprite init needs a project: task sprite init PROJECT [--allow HOST]...' "and the usage, one line"
+stderr_is 'task: sprite init needs a project: task sprite init PROJECT [--allow HOST]... [--env NAME]...' "and the usage, one line"
 run task sprite init web --allow
 is "$rc" 2 "--allow without a host: exit 2"
-stderr_is 'task: --allow needs a host: task sprite init PROJECT [--allow HOST]...' "and one line"
+stderr_is 'task: --allow needs a host: task sprite init PROJECT [--allow HOST]... [--env NAME]...' "and one line"
 run task sprite checkpoint web -x
 is "$rc" 2 "an unknown option: exit 2"
 stderr_is 'task: sprite checkpoint: unknown option "-x" (task sprite checkpoint PROJECT [-m COMMENT])' "and one line naming it"

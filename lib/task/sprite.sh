@@ -1,20 +1,20 @@
 # shellcheck shell=sh
-# sprite.sh: task sprite init, status, sync, attach, checkpoint, restore,
-# destroy and token: a project's sprite, made ready for its agents (the code
-# sent in as a git bundle, dependencies, hooks, credentials, tmux, network
-# policy, a checkpoint).  Sourced by bin/task after lib/task.sh; see
-# task-sprite(1).
+# sprite.sh: task sprite init, status, sync, env, attach, checkpoint,
+# restore, destroy and token: a project's sprite, made ready for its agents
+# (the code sent in as a git bundle, dependencies, hooks, the agent's
+# environment, tmux, network policy, a checkpoint).  Sourced by bin/task
+# after lib/task.sh; see task-sprite(1).
 
 # shellcheck source=lib/task/agent.sh
 . "$TASK_LIBDIR/task/agent.sh"
 
 cmd_sprite() {
-	[ $# -gt 0 ] || usage_die "sprite needs a command: init, status, sync, attach, checkpoint, restore, destroy or token"
+	[ $# -gt 0 ] || usage_die "sprite needs a command: init, status, sync, env, attach, checkpoint, restore, destroy or token"
 	_c=$1
 	shift
 	case $_c in
-	init | status | sync | attach | checkpoint | restore | destroy | token) "sprite_$_c" "$@" ;;
-	*) usage_die "unknown sprite command \"$_c\": use init, status, sync, attach, checkpoint, restore, destroy or token" ;;
+	init | status | sync | env | attach | checkpoint | restore | destroy | token) "sprite_$_c" "$@" ;;
+	*) usage_die "unknown sprite command \"$_c\": use init, status, sync, env, attach, checkpoint, restore, destroy or token" ;;
 	esac
 }
 
@@ -29,19 +29,26 @@ one_project() {
 # project_args WHAT OPTIONS NOUN SYNOPSIS ARGS...: parse the ARGS of "task
 # sprite WHAT PROJECT SYNOPSIS": the project in _p; the last value of the
 # option in _v, every one in _vs (a line each).  OPTIONS are the option's
-# names, "|" between; NOUN says what its value is.
+# names, "|" between; NOUN says what its value is.  --env, among them, is
+# apart: its variable names, checked (env_name_check), in _envs.
 project_args() {
 	_what=$1 _opts=$2 _noun=$3
 	_usage="task sprite $1 PROJECT $4"
 	shift 4
-	_p='' _v='' _vs=''
+	_p='' _v='' _vs='' _envs=''
 	while [ $# -gt 0 ]; do
 		_known=
 		case $1 in
 		*'|'*) ;; # in no option's name
 		*) case "|$_opts|" in *"|$1|"*) _known=1 ;; esac ;;
 		esac
-		if [ -n "$_known" ]; then
+		if [ "$_known/$1" = 1/--env ]; then
+			[ $# -ge 2 ] || usage_die "--env needs a variable name: $_usage"
+			env_name_check "$2"
+			_envs="$_envs$2
+"
+			shift
+		elif [ -n "$_known" ]; then
 			[ $# -ge 2 ] || usage_die "$1 needs a $_noun: $_usage"
 			_v=$2 _vs="$_vs$2
 "
@@ -258,7 +265,7 @@ deps() {
 	printf '%s\n' "$_d"
 }
 
-# ---- the agent's side: hooks, settings, credentials, tmux ----
+# ---- the agent's side: hooks, settings, environment, tmux ----
 
 # The script that finishes the agent's setup in the sprite (sh -s, with 1
 # when TASK_AGENT is set here): the hook writer executable, Claude Code's
@@ -308,35 +315,303 @@ exit 0
 SCRIPT
 }
 
-# sh_quote VALUE: VALUE in single quotes for sh (read back by the launcher).
+# sh_quote VALUE: VALUE in single quotes for sh (read back by the launcher),
+# whatever it holds, final newlines included.
 sh_quote() {
-	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+	_q=$(printf '%s.' "$1" | sed "s/'/'\\\\''/g")
+	printf "'%s'" "${_q%.}"
 }
 
-# agent_setup: install the hook writer, settings, credentials and tmux in
-# sprite S_NAME.
+# ---- the agent's environment ----
+
+# The variables that task sprite init and sync carry from this environment
+# into the sprite, those set and not empty: Claude Code's provider, model
+# and certificate settings.  The one list: task-sprite(1) gives it again,
+# tests/lib.sh unsets it.  A line each, NAME KIND [COPY]:
+#   secret  task sprite env shows it masked
+#   plain   shown whole
+#   url     shown whole but for a user:password@; its host joins the
+#           sprite's allow-list
+#   file    the path of a file here, copied into the sprite as
+#           ~/.config/task/COPY, which the variable names there
+# No proxy variable: a sprite reaches the network through its own proxy.
+AGENT_ENV='ANTHROPIC_API_KEY secret
+CLAUDE_CODE_OAUTH_TOKEN secret
+ANTHROPIC_AUTH_TOKEN secret
+ANTHROPIC_CUSTOM_HEADERS secret
+ANTHROPIC_BASE_URL url
+ANTHROPIC_MODEL plain
+ANTHROPIC_SMALL_FAST_MODEL plain
+ANTHROPIC_DEFAULT_OPUS_MODEL plain
+ANTHROPIC_DEFAULT_SONNET_MODEL plain
+ANTHROPIC_DEFAULT_HAIKU_MODEL plain
+CLAUDE_CODE_SUBAGENT_MODEL plain
+CLAUDE_CODE_USE_BEDROCK plain
+CLAUDE_CODE_SKIP_BEDROCK_AUTH plain
+AWS_REGION plain
+AWS_DEFAULT_REGION plain
+AWS_ACCESS_KEY_ID secret
+AWS_SECRET_ACCESS_KEY secret
+AWS_SESSION_TOKEN secret
+AWS_BEARER_TOKEN_BEDROCK secret
+ANTHROPIC_BEDROCK_BASE_URL url
+CLAUDE_CODE_USE_VERTEX plain
+CLAUDE_CODE_SKIP_VERTEX_AUTH plain
+CLOUD_ML_REGION plain
+ANTHROPIC_VERTEX_PROJECT_ID plain
+GOOGLE_CLOUD_PROJECT plain
+GCLOUD_PROJECT plain
+ANTHROPIC_VERTEX_BASE_URL url
+GOOGLE_APPLICATION_CREDENTIALS file google/credentials.json
+NODE_EXTRA_CA_CERTS file ca/extra-ca.pem'
+
+# Claude Code's documented switches for an agent left alone (its reference
+# of environment variables), so that it calls nothing but the model's API:
+# no updates, telemetry, error reports, feedback command
+# (DISABLE_BUG_COMMAND is its older name, for older versions) or terminal
+# titles (their request to the small model included).  Set in the sprite's
+# ~/.claude/settings.json "env": they hold however claude starts there.
+AGENT_UNATTENDED='{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
+	"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_FEEDBACK_COMMAND": "1",
+	"DISABLE_BUG_COMMAND": "1", "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1"}'
+
+# jq's mask: a secret's first and last 4 characters, the rest hidden (all of
+# it under 12 characters); unpass: a URL without its user:password@.  Run
+# here for the Fly.io token, and in the sprite for the agent's variables,
+# so that only masked values come back.
+TASK_MASK_JQ='def mask: if length >= 12 then .[:4] + "…" + .[-4:] else "…" end;
+def unpass: sub("^(?<s>[A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@"; "\(.s)…@");'
+
+# env_name_check NAME: NAME is a variable --env may carry, or exit 2 saying
+# why not.
+env_name_check() {
+	case $1 in
+	'' | [0-9]* | *[!A-Za-z0-9_]*)
+		usage_die "--env \"$1\": not a variable name (letters, digits and _, not starting with a digit)"
+		;;
+	PATH | HOME | TASK_*) usage_die "--env $1: the sprite sets its own: not carried" ;;
+	esac
+	case $(printf '%s' "$1" | tr '[:upper:]' '[:lower:]') in
+	http_proxy | https_proxy | all_proxy | no_proxy)
+		usage_die "--env $1: a sprite reaches the network through its own proxy, which this would bypass: not carried"
+		;;
+	esac
+}
+
+# env_get NAME: _val, the value of variable NAME (a checked name).
+env_get() {
+	_val=
+	eval "_val=\${$1-}"
+}
+
+# env_set NAME: whether variable NAME is set, not empty.
+env_set() {
+	env_get "$1"
+	[ -n "$_val" ]
+}
+
+# env_on NAME: whether the switch NAME is on, as Claude Code reads one.
+env_on() {
+	env_get "$1"
+	case $(printf '%s' "$_val" | tr '[:upper:]' '[:lower:]') in 1 | true | yes | on) return 0 ;; esac
+	return 1
+}
+
+# env_given NAMES: every --env name (a line each) is set here, or exit 2.
+env_given() {
+	for _n in $1; do
+		env_set "$_n" || usage_die "--env $_n: $_n is not set here (or is empty): export it, or leave --env $_n out"
+	done
+}
+
+# The --env names that the loaded project's sprite carries (not those of
+# AGENT_ENV), in the settings table as a JSON array: names, never values.
+env_key() { printf "'sprite_tools.env.%s'" "$P_ID"; }
+env_remembered() {
+	sql "SELECT value FROM settings WHERE key = $(env_key)" | jq -r '.[]? | strings' 2>/dev/null |
+		grep -x '[A-Za-z_][A-Za-z0-9_]*'
+}
+env_remember() {
+	if [ -s "$TASK_TMP/env.names" ]; then
+		sql "INSERT OR REPLACE INTO settings (key, value)
+			VALUES ($(env_key), $(lit "$(jq -Rsc 'split("\n") | map(select(. != ""))' "$TASK_TMP/env.names")"))"
+	else
+		sql "DELETE FROM settings WHERE key = $(env_key)"
+	fi
+}
+
+# env_plan MODE NAMES: what task sprite MODE (init or sync) carries into the
+# loaded project's sprite: the variables of AGENT_ENV set here, and NAMES
+# (--env's, checked by env_given), with, for sync, the names remembered.
+# In $TASK_TMP: env (NAME KIND [COPY] lines), env.names (those not of
+# AGENT_ENV), provider (provider_hosts).  Fails on a remembered name not set
+# (exit 2), a file that cannot be read, a base URL without a host (exit 1).
+env_plan() {
+	printf '%s\n' "$AGENT_ENV" >"$TASK_TMP/env.all"
+	: >"$TASK_TMP/env"
+	while read -r _n _k _c; do
+		env_set "$_n" || continue
+		if [ "$_k" = file ]; then
+			env_get "$_n"
+			{ [ -f "$_val" ] && [ -r "$_val" ]; } ||
+				die "$_n names $_val, which is not a file that can be read here: set it to one, or unset it"
+		fi
+		echo "$_n $_k $_c" >>"$TASK_TMP/env"
+	done <"$TASK_TMP/env.all"
+	{ [ "$1" != sync ] || env_remembered; printf '%s' "$2"; } | awk 'NF && !seen[$0]++' >"$TASK_TMP/env.given"
+	: >"$TASK_TMP/env.names"
+	while read -r _n; do
+		grep -q "^$_n " "$TASK_TMP/env.all" && continue # carried whenever set
+		env_set "$_n" || usage_die "$_n is not set here (or is empty), and task sprite init $P_NAME --env $_n carries it: export it, or run task sprite init $P_NAME without --env $_n"
+		echo "$_n" >>"$TASK_TMP/env.names"
+		echo "$_n secret" >>"$TASK_TMP/env"
+	done <"$TASK_TMP/env.given"
+	provider_hosts
+}
+
+# url_host URL: the host of URL, lowercased, without user, port or path;
+# fails when it has none.
+url_host() {
+	_h=${1#*://}
+	[ "$_h" != "$1" ] || return 1
+	_h=${_h%%[/?#]*}
+	_h=${_h##*@}
+	case $_h in
+	\[*\]*)
+		_h=${_h#\[}
+		_h=${_h%%\]*}
+		;;
+	*) _h=${_h%:*} ;;
+	esac
+	_h=$(printf '%s' "$_h" | tr '[:upper:]' '[:lower:]')
+	case $_h in '' | *[!a-z0-9.:-]*) return 1 ;; esac
+	printf '%s\n' "$_h"
+}
+
+# region VALUE... DEFAULT: the first VALUE shaped like a region, else
+# DEFAULT (Claude Code passes over one with a dot, a slash or a space).
+region() {
+	while [ $# -gt 1 ]; do
+		case $1 in '' | *[!a-z0-9-]*) ;; *) printf '%s\n' "$1"; return 0 ;; esac
+		shift
+	done
+	printf '%s\n' "$1"
+}
+
+# provider_hosts: the hosts the planned environment ($TASK_TMP/env) adds to
+# the allow-list, as VARIABLE HOST lines in $TASK_TMP/provider: each base
+# URL's; Bedrock's runtime and control endpoints, Vertex's endpoint and
+# Google's token exchange, for their region.  AGENT_CLOUD names Bedrock or
+# Vertex when the agent reaches its model there, not at api.anthropic.com.
+provider_hosts() {
+	AGENT_CLOUD=
+	: >"$TASK_TMP/provider"
+	while read -r _n _k _c; do
+		[ "$_k" = url ] || continue
+		env_get "$_n"
+		_h=$(url_host "$_val") || die "$_n is not a URL with a host: set it as https://HOST[:PORT]/..., or unset it"
+		echo "$_n $_h" >>"$TASK_TMP/provider"
+	done <"$TASK_TMP/env"
+	if env_on CLAUDE_CODE_USE_BEDROCK; then
+		AGENT_CLOUD=Bedrock
+		_r=$(region "${AWS_REGION:-}" "${AWS_DEFAULT_REGION:-}" us-east-1)
+		printf 'CLAUDE_CODE_USE_BEDROCK %s\n' "bedrock-runtime.$_r.amazonaws.com" "bedrock.$_r.amazonaws.com" \
+			>>"$TASK_TMP/provider"
+	fi
+	if env_on CLAUDE_CODE_USE_VERTEX; then
+		AGENT_CLOUD=${AGENT_CLOUD:+$AGENT_CLOUD and }Vertex
+		_r=$(region "${CLOUD_ML_REGION:-}" us-east5)
+		case $_r in
+		global) _h=aiplatform.googleapis.com ;;
+		us | eu) _h=aiplatform.$_r.rep.googleapis.com ;;
+		*) _h=$_r-aiplatform.googleapis.com ;;
+		esac
+		printf 'CLAUDE_CODE_USE_VERTEX %s\n' "$_h" oauth2.googleapis.com >>"$TASK_TMP/provider"
+	fi
+}
+
+# env_file: the sprite's ~/.config/task/agent.env for the planned
+# environment: an assignment and an export a variable, each value
+# sh-quoted; a copied file's variable names the copy.
+env_file() {
+	echo "# The agent's environment, written by task sprite init and sync from the user's: for the agent alone."
+	while read -r _n _k _c; do
+		if [ "$_k" = file ]; then
+			# shellcheck disable=SC2016 # $HOME: the sprite's, when the file is read
+			printf '%s="$HOME"/%s\n' "$_n" "$(sh_quote ".config/task/$_c")"
+		else
+			env_get "$_n"
+			printf '%s=%s\n' "$_n" "$(sh_quote "$_val")"
+		fi
+		printf 'export %s\n' "$_n"
+	done <"$TASK_TMP/env"
+}
+
+# agent_env_put MODE: carry the planned environment into sprite S_NAME,
+# all through stdin: the files, then ~/.config/task/agent.env (0600) in one
+# piece; copies no variable names any more are removed.  With nothing to
+# carry, the file there is left as it is.  The --env names are remembered.
+# Says when the agent gets no credential (on sync, only when the file is
+# written: one logged in by hand is not told so each time).
+agent_env_put() {
+	env_remember || die "cannot record the --env names of project \"$P_NAME\" in $DB"
+	if [ -z "${TASK_AGENT:-}" ] && [ -z "$AGENT_CLOUD" ] && { [ "$1" = init ] || [ -s "$TASK_TMP/env" ]; } &&
+		! grep -qE '^(ANTHROPIC_API_KEY|CLAUDE_CODE_OAUTH_TOKEN|ANTHROPIC_AUTH_TOKEN) ' "$TASK_TMP/env"; then
+		say "no credential for the agent is set here (ANTHROPIC_API_KEY, CLAUDE_CODE_OAUTH_TOKEN, ANTHROPIC_AUTH_TOKEN, Bedrock or Vertex): log it in (task sprite attach $P_NAME), or set one and run task sprite sync $P_NAME"
+	fi
+	[ -s "$TASK_TMP/env" ] || return 0
+	set --
+	while read -r _n _k _c; do
+		[ "$_k" = file ] || continue
+		if grep -q "^$_n " "$TASK_TMP/env"; then
+			env_get "$_n"
+			sprite_put "$S_NAME" ".config/task/$_c" <"$_val" || exit 1
+		else
+			set -- "$@" ".config/task/$_c"
+		fi
+	done <"$TASK_TMP/env.all"
+	# shellcheck disable=SC2016 # expanded in the sprite
+	env_file | sx "$S_NAME" -- sh -c 'umask 077 && cd && mkdir -p .config/task &&
+		cat >.config/task/agent.env.new && mv -f .config/task/agent.env.new .config/task/agent.env &&
+		rm -f -- "$@"' sh "$@" || exit 1
+}
+
+# agent_setup: install the hook writer, settings, the agent's environment
+# and tmux in sprite S_NAME.
 agent_setup() {
 	_hook=$(command -v task-hook) || die "task-hook not found next to task"
 	sprite_put "$S_NAME" .local/bin/task-hook <"$_hook" || exit 1
-	hooks_settings task-hook | sprite_put "$S_NAME" .config/task/claude-settings.json || exit 1
-	# The credentials, through stdin only, into a 0600 file.
-	if [ -n "${ANTHROPIC_API_KEY:-}${CLAUDE_CODE_OAUTH_TOKEN:-}" ]; then
-		{
-			echo '# The agent'"'"'s credentials, written by task sprite init: for the agent alone.'
-			[ -z "${ANTHROPIC_API_KEY:-}" ] || printf 'ANTHROPIC_API_KEY=%s\nexport ANTHROPIC_API_KEY\n' "$(sh_quote "$ANTHROPIC_API_KEY")"
-			[ -z "${CLAUDE_CODE_OAUTH_TOKEN:-}" ] ||
-				printf 'CLAUDE_CODE_OAUTH_TOKEN=%s\nexport CLAUDE_CODE_OAUTH_TOKEN\n' "$(sh_quote "$CLAUDE_CODE_OAUTH_TOKEN")"
-		} | sprite_put "$S_NAME" .config/task/agent.env || exit 1
-	elif [ -z "${TASK_AGENT:-}" ]; then
-		say "neither ANTHROPIC_API_KEY nor CLAUDE_CODE_OAUTH_TOKEN is set here: log the agent in (task sprite attach $P_NAME), or set one and run task sprite init $P_NAME again"
-	fi
+	hooks_settings task-hook | jq --argjson env "$AGENT_UNATTENDED" '. + {env: $env}' |
+		sprite_put "$S_NAME" .config/task/claude-settings.json || exit 1
+	agent_env_put init
 	agent_setup_script | sx "$S_NAME" -- sh -s -- "$([ -n "${TASK_AGENT:-}" ] && echo 1 || echo 0)" || exit 1
 }
 
-# policy_hosts: the hosts the loaded project's agent may reach: the API, the
-# package registries its marker files call for, GitHub.
+# policy_add: the hosts of $TASK_TMP/provider that sprite S_NAME's policy
+# has no rule for join it (task sprite sync: nothing leaves it; a policy
+# with no rules, which enforces nothing, is left so).
+policy_add() {
+	[ -s "$TASK_TMP/provider" ] || return 0
+	sprite-policy -s "$S_NAME" get >"$TASK_TMP/policy" 2>"$TASK_TMP/policy.err" ||
+		die "cannot read the network policy of sprite \"$S_NAME\": $(first_reason "$TASK_TMP/policy.err" sprite-policy)"
+	jq -e '.rules | length > 0' "$TASK_TMP/policy" >/dev/null 2>&1 || return 0
+	: >"$TASK_TMP/provider.new"
+	while read -r _n _h; do
+		jq -e --arg h "$_h" 'any(.rules[]; .domain == $h)' "$TASK_TMP/policy" >/dev/null ||
+			grep -qx "$_h" "$TASK_TMP/provider.new" || { say "$_n: $_h joins the allow-list"; echo "$_h" >>"$TASK_TMP/provider.new"; }
+	done <"$TASK_TMP/provider"
+	[ -s "$TASK_TMP/provider.new" ] || return 0
+	jq -c --rawfile new "$TASK_TMP/provider.new" \
+		'.rules += ($new | split("\n") | map(select(. != "") | {domain: ., action: "allow"}))' "$TASK_TMP/policy" |
+		sprite-policy -s "$S_NAME" set 2>"$TASK_TMP/policy.err" ||
+		die "cannot set the network policy of sprite \"$S_NAME\": $(first_reason "$TASK_TMP/policy.err" sprite-policy)"
+}
+
+# policy_hosts: the hosts the loaded project's agent may reach: the API
+# (unless it goes to Bedrock or Vertex), the package registries its marker
+# files call for, GitHub.
 policy_hosts() {
-	echo api.anthropic.com
+	[ -n "${AGENT_CLOUD:-}" ] || echo api.anthropic.com
 	echo github.com
 	_top=$(git -C "$P_PATH" ls-tree --name-only HEAD 2>/dev/null)
 	_has() { printf '%s\n' "$_top" | grep -qx "$1"; }
@@ -351,13 +626,15 @@ policy_hosts() {
 # ---- task sprite init ----
 
 sprite_init() {
-	project_args init --allow host '[--allow HOST]...' "$@"
+	project_args init '--allow|--env' host '[--allow HOST]... [--env NAME]...' "$@"
 	_extra=$_vs
+	env_given "$_envs"
 	db_init
 	project_load "$_p"
 	git -C "$P_PATH" rev-parse -q --verify HEAD >/dev/null 2>&1 ||
 		die "project \"$P_NAME\": $P_PATH is not a git repository with a commit: commit something, then task sprite init $P_NAME"
 	task_tmpdir
+	env_plan init "$_envs"
 	S_NAME=$(project_sprite)
 	if [ -z "$S_NAME" ]; then
 		S_NAME=task-$(slug "$P_NAME" | cut -c 1-58 | sed 's/-*$//')
@@ -382,8 +659,16 @@ sprite_init() {
 
 sprite_init_steps() {
 	# The network first: the dependencies come through it.
-	policy_hosts >"$TASK_TMP/hosts"
-	printf '%s\n' "$1" | grep -v '^$' >>"$TASK_TMP/hosts"
+	{
+		policy_hosts
+		while read -r _n _h; do
+			say "$_n: $_h joins the allow-list"
+			echo "$_h"
+		done <"$TASK_TMP/provider"
+		printf '%s\n' "$1"
+	} | awk 'NF && !seen[$0]++' >"$TASK_TMP/hosts"
+	[ -z "$AGENT_CLOUD" ] ||
+		say "api.anthropic.com stays out of the allow-list: the agent reaches its model through $AGENT_CLOUD (--allow api.anthropic.com lets it in)"
 	set --
 	while read -r _h; do set -- "$@" --allow "$_h"; done <"$TASK_TMP/hosts"
 	say "network policy of $S_NAME: $(tr '\n' ' ' <"$TASK_TMP/hosts")and nothing else"
@@ -391,7 +676,7 @@ sprite_init_steps() {
 		die "cannot set the network policy of sprite \"$S_NAME\": $(first_reason "$TASK_TMP/policy.err" sprite-policy)"
 	say "sending $P_PATH into $S_NAME:/workspace as a git bundle"
 	_bytes=$(code_in) || exit 1
-	say "installing the hook writer, Claude Code's settings and credentials"
+	say "installing the hook writer, Claude Code's settings and the agent's environment"
 	agent_setup
 	_deps=$(deps) || exit 1
 	# The first checkpoint, once.
@@ -405,8 +690,9 @@ sprite_init_steps() {
 		fi
 	fi
 	jq -nc --argjson bytes "$_bytes" --arg deps "$_deps" --arg cp "$_cp" --rawfile hosts "$TASK_TMP/hosts" \
+		--argjson env "$(env_names_json)" \
 		'{bundle_bytes: $bytes, dependencies: $deps, checkpoint: (if $cp == "" then null else $cp end),
-		  allow: ($hosts | split("\n") | map(select(. != "")))}' >"$TASK_TMP/init.json"
+		  allow: ($hosts | split("\n") | map(select(. != ""))), env: $env}' >"$TASK_TMP/init.json"
 }
 
 # ---- task sprite status ----
@@ -442,17 +728,73 @@ sprite_status() {
 # ---- task sprite sync ----
 
 sprite_sync() {
-	one_project sync "$@"
+	project_args sync --env '' '[--env NAME]...' "$@"
+	env_given "$_envs"
 	db_init
+	project_load "$_p"
 	sprite_needed
 	task_tmpdir
 	git -C "$P_PATH" rev-parse -q --verify HEAD >/dev/null 2>&1 ||
 		die "project \"$P_NAME\": $P_PATH is not a git repository with a commit"
+	env_plan sync "$_envs"
+	policy_add
+	agent_env_put sync
 	_bytes=$(code_in) || exit 1
 	if [ "$_bytes" = 0 ]; then say "$S_NAME has all of $P_PATH's history"; else say "sent $_bytes bytes of history into $S_NAME"; fi
 	_deps=$(deps) || exit 1
 	jq -nc --arg project "$P_NAME" --arg sprite "$S_NAME" --argjson bytes "$_bytes" --arg deps "$_deps" \
-		'{project: $project, sprite: $sprite, bundle_bytes: $bytes, dependencies: $deps}'
+		--argjson env "$(env_names_json)" \
+		'{project: $project, sprite: $sprite, bundle_bytes: $bytes, dependencies: $deps, env: $env}'
+}
+
+# env_names_json: the names carried, as a JSON array; null when there were
+# none (the sprite's file was left as it was).
+env_names_json() {
+	jq -Rsc 'split("\n") | map(select(. != "") | split(" ")[0]) | if . == [] then null else . end' "$TASK_TMP/env"
+}
+
+# ---- task sprite env ----
+
+# The script that lists the agent's environment in the sprite (sh -s, with
+# TASK_MASK_JQ, then the names shown whole): a JSON line, by name, for each
+# variable ~/.config/task/agent.env sets, its value masked there, so that
+# no secret comes back whole.  Exit 3: no such file.
+agent_env_list_script() {
+	cat <<'SCRIPT'
+set -u
+f=$HOME/.config/task/agent.env
+[ -f "$f" ] || exit 3
+defs=$1
+shift
+# What a shell's environment is without the file and with it: the
+# difference is what the file sets.
+envof() { env -i HOME="$HOME" PATH="$PATH" sh -c "$1"' && exec jq -nc env' sh "$f"; }
+base=$(envof :) && got=$(envof '. "$1"') || { echo "task: cannot read $f in the sprite" >&2; exit 1; }
+jq -nc --argjson base "$base" --argjson got "$got" "$defs"'
+	$got | to_entries | sort_by(.key)[] | select($base[.key] != .value) | .key as $k
+	| {name: $k, value: (.value | if $ARGS.positional | any(. == $k) then unpass else mask end)}' --args "$@"
+SCRIPT
+}
+
+sprite_env() {
+	one_project env "$@"
+	sprite_needed
+	set --
+	while read -r _n _k _c; do [ "$_k" = secret ] || set -- "$@" "$_n"; done <<EOF
+$AGENT_ENV
+EOF
+	agent_env_list_script | sx "$S_NAME" -- sh -s -- "$TASK_MASK_JQ" "$@" >"$TASK_TMP/env.list"
+	case $? in
+	0) ;;
+	3)
+		say "sprite $S_NAME has no agent environment (~/.config/task/agent.env): task sprite sync $P_NAME writes it"
+		return 0
+		;;
+	*) exit 1 ;;
+	esac
+	# (What a sprite sends is not trusted: names and values as strings.)
+	jq -c '{name: (.name | tostring), value: (.value | tostring)}' "$TASK_TMP/env.list" 2>/dev/null ||
+		die "sprite $S_NAME listed its agent environment in a form not understood"
 }
 
 # ---- task sprite attach ----
@@ -557,13 +899,10 @@ sprite_destroy() {
 
 # ---- task sprite token ----
 
-# token_mask TOKEN: its first and last 4 characters, the rest hidden.
+# token_mask TOKEN: its first and last 4 characters, the rest hidden
+# (TASK_MASK_JQ's mask; the token in jq's environment, not its arguments).
 token_mask() {
-	if [ "${#1}" -ge 12 ]; then
-		printf '%s…%s' "${1%"${1#????}"}" "${1#"${1%????}"}"
-	else
-		printf '…'
-	fi
+	TASK_SECRET=$1 jq -nr "$TASK_MASK_JQ"'$ENV.TASK_SECRET | mask'
 }
 
 sprite_token() {
