@@ -86,6 +86,7 @@ bench: all
 	scripts/bench-hooks
 	scripts/bench-sendkeys
 	scripts/bench-checkpoints
+	scripts/bench-turn
 
 demo: all
 	examples/demo

@@ -6,20 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const struct {
-	const char *name;
-	enum hook_kind kind;
-} kinds[] = {
-	{ "SessionStart", HOOK_SESSION_START },
-	{ "UserPromptSubmit", HOOK_PROMPT },
-	{ "PreToolUse", HOOK_PRE_TOOL },
-	{ "PostToolUse", HOOK_POST_TOOL },
-	{ "PermissionRequest", HOOK_PERMISSION },
-	{ "Notification", HOOK_NOTIFICATION },
-	{ "Stop", HOOK_STOP },
-	{ "SessionEnd", HOOK_SESSION_END },
-};
-
 /* The field that says what a tool call does.  Claude Code 2.1 calls the
  * subagent tool "Agent" where earlier versions said "Task": same input. */
 static const struct {
@@ -30,6 +16,8 @@ static const struct {
 	{ "Task", "description" }, { "Agent", "description" }, { "WebFetch", "url" },
 	{ "WebSearch", "query" },
 };
+
+static enum hook_kind rule_kind(const char *name); /* from the table, below */
 
 static const char *str(json_t *o, const char *key)
 {
@@ -75,16 +63,18 @@ int hook_event_parse(json_t *obj, struct hook_event *ev, char *err, size_t errle
 	}
 	json_t *ts = json_object_get(obj, "ts");
 	ev->ts = json_is_integer(ts) && json_integer_value(ts) >= 0 ? (long long)json_integer_value(ts) : -1;
-	ev->kind = HOOK_QUIET;
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-		if (!strcmp(ev->name, kinds[i].name))
-			ev->kind = kinds[i].kind;
+	ev->kind = rule_kind(ev->name);
 	ev->session_id = str(obj, "session_id");
 	ev->prompt = str(obj, "prompt");
 	ev->tool_name = str(obj, "tool_name");
 	ev->notification_type = str(obj, "notification_type");
 	ev->message = str(obj, "message");
 	ev->reason = str(obj, "reason");
+	ev->said = str(obj, "last_assistant_message");
+	ev->error = str(obj, "error");
+	ev->error_details = str(obj, "error_details");
+	ev->agent_type = str(obj, "agent_type");
+	ev->trigger = str(obj, "trigger");
 	ev->tool_input = json_object_get(obj, "tool_input");
 	if ((ev->kind == HOOK_PRE_TOOL || ev->kind == HOOK_POST_TOOL || ev->kind == HOOK_PERMISSION) &&
 	    (!ev->tool_name || !*ev->tool_name)) {
@@ -193,110 +183,346 @@ static int question_in_last3(const struct hook_effect *eff, const struct hook_ta
 	return 0;
 }
 
-/* Statuses: only processing <-> blocked moves here.  Logs are written for a
+/* ---- each event's effect ----
+ * Statuses: only processing <-> blocked moves here.  Logs are written for a
  * started task whatever its status, so a done or archived task (which hooks
  * never move: only the user sets done) still shows what its agent did; the
  * caller has already left out tasks that never started. */
+
+static int is(const struct hook_task *t, const char *status)
+{
+	return !strcmp(t->status, status);
+}
+
+static void map_session_start(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	if (!ev->session_id || !*ev->session_id)
+		return;
+	/* Once per id: /clear and restarts bring new ids, /compact the same. */
+	size_t n = utf8_prefix(ev->session_id, HOOK_CUT);
+	if (strlen(t->session_id) == n && !strncmp(t->session_id, ev->session_id, n))
+		return;
+	size_t len;
+	char *b = add_log(eff, "system", &len);
+	put(b, &len, "Claude session: ", SIZE_MAX);
+	put(b, &len, ev->session_id, HOOK_CUT);
+	eff->set_session = b + strlen("Claude session: ");
+}
+
+static void map_prompt(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	if (is(t, "blocked"))
+		eff->new_status = "processing";
+	eff->question_clear = 1;
+	if (ev->prompt && *ev->prompt) {
+		size_t len;
+		char *b = add_log(eff, "user", &len);
+		put(b, &len, ev->prompt, HOOK_CUT);
+	}
+}
+
+static int is_question_tool(const struct hook_event *ev)
+{
+	return !strcmp(ev->tool_name, "AskUserQuestion");
+}
+
+static void map_pre_tool(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	if (is(t, "blocked")) {
+		eff->new_status = "processing";
+		log_text(eff, "system", "Agent resumed working");
+	}
+	if (!is_question_tool(ev))
+		eff->question_clear = 1;
+	size_t len;
+	char *b = add_log(eff, "pending_tool", &len);
+	hook_tool_detail(ev->tool_name, ev->tool_input, HOOK_CUT, b, HOOK_TEXT_MAX);
+}
+
+static void map_post_tool(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	size_t len;
+	char *b = add_log(eff, "tool", &len);
+	put_summary(b, &len, ev, !strcmp(ev->tool_name, "Bash") ? HOOK_CUT_BASH_POST : HOOK_CUT);
+	eff->question_clear = 1;
+	/* A question (the task app's "needs input", our "Task needs review")
+	 * keeps the task blocked: the tool ending does not answer it.  The
+	 * end of AskUserQuestion is its answer. */
+	if (is(t, "blocked") && (is_question_tool(ev) || !question_in_last3(eff, t)))
+		eff->new_status = "processing";
+}
+
+/* s cut to max characters, as a new JSON string (NULL when s is NULL). */
+static json_t *cut_string(const char *s, size_t max)
+{
+	return s ? json_stringn(s, utf8_prefix(s, max)) : NULL;
+}
+
+/* AskUserQuestion's questions, as far as they make sense: each with its
+ * question and at least one labelled option; NULL when none does.  The
+ * input is the agent's, untrusted: only what we show is kept, cut. */
+static json_t *questions_of(json_t *input)
+{
+	json_t *in = json_object_get(input, "questions"), *out = json_array();
+	size_t i;
+	json_t *q;
+	json_array_foreach(in, i, q) {
+		if (json_array_size(out) == HOOK_QUESTIONS_MAX)
+			break;
+		json_t *text = cut_string(str(q, "question"), HOOK_CUT), *opts = json_array();
+		size_t j;
+		json_t *o;
+		json_array_foreach(json_object_get(q, "options"), j, o) {
+			if (json_array_size(opts) == HOOK_OPTIONS_MAX)
+				break;
+			json_t *label = cut_string(str(o, "label"), 60);
+			if (!label)
+				continue;
+			json_t *desc = cut_string(str(o, "description"), 80);
+			json_array_append_new(opts, json_pack("{s:o,s:o}", "label", label, "description",
+			                                      desc ? desc : json_string("")));
+		}
+		if (!text || !json_array_size(opts)) {
+			json_decref(text);
+			json_decref(opts);
+			continue;
+		}
+		json_t *header = cut_string(str(q, "header"), 30);
+		json_array_append_new(out, json_pack("{s:o,s:o,s:b,s:o}", "header", header ? header : json_string(""),
+		                                     "question", text, "multiSelect",
+		                                     json_is_true(json_object_get(q, "multiSelect")), "options", opts));
+	}
+	if (!json_array_size(out)) {
+		json_decref(out);
+		return NULL;
+	}
+	return json_pack("{s:o,s:i}", "questions", out, "next", 0);
+}
+
+/* "Question 1/2 (Color, choose one): Which color? 1. Red (warm); 2. Blue
+ * (cool); or an answer of your own" */
+static void put_question(char *b, size_t *len, json_t *q, size_t i, size_t n)
+{
+	char num[48];
+	snprintf(num, sizeof num, "Question %zu/%zu (", i + 1, n);
+	put(b, len, num, SIZE_MAX);
+	const char *header = str(q, "header");
+	if (header && *header) {
+		put(b, len, header, SIZE_MAX);
+		put(b, len, ", ", SIZE_MAX);
+	}
+	put(b, len, json_is_true(json_object_get(q, "multiSelect")) ? "choose any" : "choose one", SIZE_MAX);
+	put(b, len, "): ", SIZE_MAX);
+	put(b, len, str(q, "question"), SIZE_MAX);
+	size_t j;
+	json_t *o;
+	json_array_foreach(json_object_get(q, "options"), j, o) {
+		snprintf(num, sizeof num, j ? "; %zu. " : " %zu. ", j + 1);
+		put(b, len, num, SIZE_MAX);
+		put(b, len, str(o, "label"), SIZE_MAX);
+		const char *desc = str(o, "description");
+		if (desc && *desc) {
+			put(b, len, " (", SIZE_MAX);
+			put(b, len, desc, SIZE_MAX);
+			put(b, len, ")", SIZE_MAX);
+		}
+	}
+	put(b, len, "; or an answer of your own", SIZE_MAX);
+}
+
+static void map_permission(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	/* The dialog is on screen now: block at once, without waiting ~6 s
+	 * for the permission_prompt Notification. */
+	if (is(t, "processing"))
+		eff->new_status = "blocked";
+	json_t *qs = is_question_tool(ev) ? questions_of(ev->tool_input) : NULL;
+	size_t len;
+	if (qs) {
+		/* A question, not a permission: each one, its options numbered,
+		 * for task reply to answer. */
+		json_t *list = json_object_get(qs, "questions");
+		size_t i;
+		json_t *q;
+		json_array_foreach(list, i, q) {
+			char *b = add_log(eff, "question", &len);
+			put_question(b, &len, q, i, json_array_size(list));
+		}
+		eff->question = qs;
+		return;
+	}
+	char *b = add_log(eff, "system", &len);
+	put(b, &len, "Waiting for permission: ", SIZE_MAX);
+	put_summary(b, &len, ev, HOOK_CUT);
+}
+
+static void map_notification(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	const char *nt = ev->notification_type ? ev->notification_type : "";
+	int perm = !strcmp(nt, "permission_prompt");
+	if (!perm && strcmp(nt, "idle_prompt") && strcmp(nt, "elicitation_dialog"))
+		return; /* other notifications say nothing about the task */
+	if (is(t, "blocked"))
+		return; /* already waiting, and already said why */
+	if (is(t, "processing"))
+		eff->new_status = "blocked";
+	size_t len;
+	char *b = add_log(eff, "system", &len);
+	put(b, &len, perm ? "Waiting for permission" : "Waiting for user input", SIZE_MAX);
+	if (ev->message && *ev->message) {
+		put(b, &len, ": ", SIZE_MAX);
+		put(b, &len, ev->message, HOOK_CUT);
+	}
+}
+
+static void map_stop(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	/* The end of every turn (Claude Code sends no stop_reason), with what
+	 * the agent said last. */
+	if (is(t, "processing"))
+		eff->new_status = "blocked";
+	eff->question_clear = 1;
+	if (ev->said && *ev->said) {
+		size_t len;
+		char *b = add_log(eff, "text", &len);
+		put(b, &len, ev->said, HOOK_CUT_SAID);
+	}
+	log_text(eff, "system", "Waiting for user input");
+}
+
+static void map_stop_failure(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	/* The turn ended on an API error (a bad key, a prompt too long, the API
+	 * overloaded after Claude Code's retries): the agent waits at its
+	 * prompt.  The error as the CLI showed it, else as the API gave it. */
+	if (is(t, "processing"))
+		eff->new_status = "blocked";
+	eff->question_clear = 1;
+	size_t len;
+	char *b = add_log(eff, "error", &len);
+	put(b, &len, "API error", SIZE_MAX);
+	if (ev->error && *ev->error) {
+		put(b, &len, " (", SIZE_MAX);
+		put(b, &len, ev->error, 60);
+		put(b, &len, ")", SIZE_MAX);
+	}
+	const char *text = ev->said && *ev->said ? ev->said : ev->error_details;
+	if (text && *text) {
+		put(b, &len, ": ", SIZE_MAX);
+		put(b, &len, text, HOOK_CUT_SAID);
+	}
+}
+
+static void map_subagent_stop(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	(void)t; /* not the end of the turn: no status */
+	size_t len;
+	char *b = add_log(eff, "system", &len);
+	put(b, &len, "Subagent finished", SIZE_MAX);
+	if (ev->agent_type && *ev->agent_type) {
+		put(b, &len, ": ", SIZE_MAX);
+		put(b, &len, ev->agent_type, 60);
+	}
+}
+
+static void map_pre_compact(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	(void)t;
+	size_t len;
+	char *b = add_log(eff, "system", &len);
+	put(b, &len, "Compacting the conversation", SIZE_MAX);
+	if (ev->trigger && *ev->trigger) {
+		put(b, &len, " (", SIZE_MAX);
+		put(b, &len, ev->trigger, 20);
+		put(b, &len, ")", SIZE_MAX);
+	}
+}
+
+static void map_session_end(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
+{
+	const char *reason = ev->reason && *ev->reason ? ev->reason : "unknown";
+	if (!strcmp(reason, "clear"))
+		return; /* /clear: a new session follows at once; the agent is still there */
+	eff->question_clear = 1;
+	size_t len;
+	char *b = add_log(eff, "system", &len);
+	put(b, &len, "Agent exited (", SIZE_MAX);
+	put(b, &len, reason, HOOK_CUT);
+	put(b, &len, ")", SIZE_MAX);
+	if (is(t, "processing") || is(t, "blocked")) {
+		if (is(t, "processing"))
+			eff->new_status = "blocked";
+		log_text(eff, "question", "Task needs review");
+	}
+}
+
+/* ---- the mapping: task-workflow section 4, as one table ----
+ * Every event task installs a hook for, with the hook's matcher (NULL: all
+ * of the event), and what it does to a task.  Other events (InstructionsLoaded,
+ * PostToolBatch, PostCompact, what later versions add) are accepted and
+ * counted, and do nothing. */
+struct hook_rule {
+	const char *name;
+	enum hook_kind kind;
+	const char *matcher;
+	void (*map)(const struct hook_event *, const struct hook_task *, struct hook_effect *);
+};
+
+static const struct hook_rule rules[] = {
+	{ "SessionStart", HOOK_SESSION_START, "startup|resume|clear|compact", map_session_start },
+	{ "UserPromptSubmit", HOOK_PROMPT, NULL, map_prompt },
+	{ "PreToolUse", HOOK_PRE_TOOL, NULL, map_pre_tool },
+	{ "PostToolUse", HOOK_POST_TOOL, NULL, map_post_tool },
+	{ "PermissionRequest", HOOK_PERMISSION, NULL, map_permission },
+	{ "Notification", HOOK_NOTIFICATION, "permission_prompt|idle_prompt|elicitation_dialog", map_notification },
+	{ "Stop", HOOK_STOP, NULL, map_stop },
+	{ "StopFailure", HOOK_STOP_FAILURE, NULL, map_stop_failure },
+	{ "SubagentStop", HOOK_SUBAGENT_STOP, NULL, map_subagent_stop },
+	{ "PreCompact", HOOK_PRE_COMPACT, NULL, map_pre_compact },
+	{ "SessionEnd", HOOK_SESSION_END, NULL, map_session_end },
+};
+
+static const struct hook_rule *rule_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+		if (!strcmp(name, rules[i].name))
+			return &rules[i];
+	return NULL;
+}
+
+static enum hook_kind rule_kind(const char *name)
+{
+	const struct hook_rule *rule = rule_find(name);
+	return rule ? rule->kind : HOOK_QUIET;
+}
+
 void hook_map(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
 {
-	int processing = !strcmp(t->status, "processing");
-	int blocked = !strcmp(t->status, "blocked");
-	size_t len;
-	char *b;
-
 	eff->new_status = NULL;
 	eff->set_session = NULL;
+	eff->question = NULL;
+	eff->question_clear = 0;
 	eff->nlogs = 0;
-	switch (ev->kind) {
-	case HOOK_SESSION_START: {
-		if (!ev->session_id || !*ev->session_id)
-			break;
-		/* Once per id: /clear and restarts bring new ids, /compact the same. */
-		size_t n = utf8_prefix(ev->session_id, HOOK_CUT);
-		if (strlen(t->session_id) == n && !strncmp(t->session_id, ev->session_id, n))
-			break;
-		b = add_log(eff, "system", &len);
-		put(b, &len, "Claude session: ", SIZE_MAX);
-		put(b, &len, ev->session_id, HOOK_CUT);
-		eff->set_session = b + strlen("Claude session: ");
-		break;
+	const struct hook_rule *rule = rule_find(ev->name);
+	if (rule)
+		rule->map(ev, t, eff);
+}
+
+void hook_effect_done(struct hook_effect *eff)
+{
+	json_decref(eff->question);
+	eff->question = NULL;
+}
+
+json_t *hook_settings_json(const char *command)
+{
+	json_t *hooks = json_object();
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+		json_t *entry = json_pack("{s:[{s:s,s:s}]}", "hooks", "type", "command", "command", command);
+		if (rules[i].matcher)
+			json_object_set_new(entry, "matcher", json_string(rules[i].matcher));
+		json_object_set_new(hooks, rules[i].name, json_pack("[o]", entry));
 	}
-	case HOOK_PROMPT:
-		if (blocked)
-			eff->new_status = "processing";
-		if (ev->prompt && *ev->prompt) {
-			b = add_log(eff, "user", &len);
-			put(b, &len, ev->prompt, HOOK_CUT);
-		}
-		break;
-	case HOOK_PRE_TOOL:
-		if (blocked) {
-			eff->new_status = "processing";
-			log_text(eff, "system", "Agent resumed working");
-		}
-		b = add_log(eff, "pending_tool", &len);
-		hook_tool_detail(ev->tool_name, ev->tool_input, HOOK_CUT, b, HOOK_TEXT_MAX);
-		break;
-	case HOOK_POST_TOOL:
-		b = add_log(eff, "tool", &len);
-		put_summary(b, &len, ev, !strcmp(ev->tool_name, "Bash") ? HOOK_CUT_BASH_POST : HOOK_CUT);
-		/* A question (the task app's "needs input", our "Task needs review")
-		 * keeps the task blocked: the tool ending does not answer it. */
-		if (blocked && !question_in_last3(eff, t))
-			eff->new_status = "processing";
-		break;
-	case HOOK_PERMISSION:
-		/* The dialog is on screen now: block at once, without waiting ~6 s
-		 * for the permission_prompt Notification. */
-		if (processing)
-			eff->new_status = "blocked";
-		b = add_log(eff, "system", &len);
-		put(b, &len, "Waiting for permission: ", SIZE_MAX);
-		put_summary(b, &len, ev, HOOK_CUT);
-		break;
-	case HOOK_NOTIFICATION: {
-		const char *nt = ev->notification_type ? ev->notification_type : "";
-		int perm = !strcmp(nt, "permission_prompt");
-		if (!perm && strcmp(nt, "idle_prompt") && strcmp(nt, "elicitation_dialog"))
-			break; /* other notifications say nothing about the task */
-		if (blocked)
-			break; /* already waiting, and already said why */
-		if (processing)
-			eff->new_status = "blocked";
-		if (!perm) {
-			log_text(eff, "system", "Waiting for user input");
-		} else {
-			b = add_log(eff, "system", &len);
-			put(b, &len, "Waiting for permission", SIZE_MAX);
-			if (ev->message && *ev->message) {
-				put(b, &len, ": ", SIZE_MAX);
-				put(b, &len, ev->message, HOOK_CUT);
-			}
-		}
-		break;
-	}
-	case HOOK_STOP:
-		/* The end of every turn (Claude Code sends no stop_reason). */
-		if (processing)
-			eff->new_status = "blocked";
-		log_text(eff, "system", "Waiting for user input");
-		break;
-	case HOOK_SESSION_END: {
-		const char *reason = ev->reason && *ev->reason ? ev->reason : "unknown";
-		if (!strcmp(reason, "clear"))
-			break; /* /clear: a new session follows at once; the agent is still there */
-		b = add_log(eff, "system", &len);
-		put(b, &len, "Agent exited (", SIZE_MAX);
-		put(b, &len, reason, HOOK_CUT);
-		put(b, &len, ")", SIZE_MAX);
-		if (processing || blocked) {
-			if (processing)
-				eff->new_status = "blocked";
-			log_text(eff, "question", "Task needs review");
-		}
-		break;
-	}
-	case HOOK_QUIET:
-		break;
-	}
+	/* Dangerous mode without its warning dialog (task-workflow section 5). */
+	return json_pack("{s:b,s:o}", "skipDangerousModePermissionPrompt", 1, "hooks", hooks);
 }

@@ -8,12 +8,15 @@
 #include <jansson.h>
 
 /* Quoted fields (prompts, tool details, messages) are cut to this many
- * characters; a Bash command in a PostToolUse log to HOOK_CUT_BASH_POST. */
+ * characters; a Bash command in a PostToolUse log to HOOK_CUT_BASH_POST;
+ * what the agent said at the end of a turn (or of a failed one) to
+ * HOOK_CUT_SAID. */
 #define HOOK_CUT 200
 #define HOOK_CUT_BASH_POST 100
+#define HOOK_CUT_SAID 2000
 
 enum hook_kind {
-	HOOK_QUIET,          /* accepted, no effect: InstructionsLoaded, SubagentStop, ... */
+	HOOK_QUIET,          /* accepted, no effect: InstructionsLoaded, PostToolBatch, ... */
 	HOOK_SESSION_START,
 	HOOK_PROMPT,         /* UserPromptSubmit */
 	HOOK_PRE_TOOL,
@@ -21,8 +24,16 @@ enum hook_kind {
 	HOOK_PERMISSION,     /* PermissionRequest */
 	HOOK_NOTIFICATION,
 	HOOK_STOP,
+	HOOK_STOP_FAILURE,   /* the turn ended on an API error */
+	HOOK_SUBAGENT_STOP,
+	HOOK_PRE_COMPACT,
 	HOOK_SESSION_END,
 };
+
+/* The events Claude Code is told to send (the hooks task installs), with
+ * their matchers, in the order of task-workflow section 4: the table in
+ * hookmap.c.  hook_settings_json builds Claude Code's settings from it. */
+json_t *hook_settings_json(const char *command);
 
 /* An event as read from its payload.  The strings point into the json_t it
  * was parsed from and live as long as it does; absent fields are NULL. */
@@ -32,6 +43,9 @@ struct hook_event {
 	long long task_id;
 	long long ts;           /* Unix time in ms from the hook writer, or -1 */
 	const char *session_id, *prompt, *tool_name, *notification_type, *message, *reason;
+	const char *said;       /* last_assistant_message: Stop's, StopFailure's */
+	const char *error, *error_details; /* StopFailure's */
+	const char *agent_type, *trigger;  /* SubagentStop's, PreCompact's */
 	json_t *tool_input;
 };
 
@@ -47,8 +61,12 @@ struct hook_task {
 	int nrecent;
 };
 
-#define HOOK_LOG_MAX 3
-#define HOOK_TEXT_MAX 2048   /* room for any log content we make (see hook_map) */
+/* AskUserQuestion: at most this many questions are shown, of at most
+ * HOOK_OPTIONS_MAX options each (Claude Code asks 1-4 of 2-4). */
+#define HOOK_QUESTIONS_MAX 4
+#define HOOK_OPTIONS_MAX 8
+#define HOOK_LOG_MAX (HOOK_QUESTIONS_MAX + 1)
+#define HOOK_TEXT_MAX 8192   /* room for any log content we make (see hook_map) */
 
 struct hook_log {
 	const char *line_type;
@@ -58,6 +76,12 @@ struct hook_log {
 struct hook_effect {
 	const char *new_status;      /* NULL: unchanged */
 	const char *set_session;     /* non-NULL: store it as claude_session_id */
+	/* A question now pending (AskUserQuestion's dialog is on screen):
+	 * {"questions":[{"header","question","multiSelect","options":[{"label",
+	 * "description"}]}],"next":0}, owned by the effect (hook_effect_done
+	 * frees it); or, question_clear, none pending any more. */
+	json_t *question;
+	int question_clear;
 	int nlogs;                   /* rows to append to task_logs, in order */
 	struct hook_log logs[HOOK_LOG_MAX];
 	char text[HOOK_LOG_MAX][HOOK_TEXT_MAX];
@@ -66,6 +90,7 @@ struct hook_effect {
 /* What ev does to a started task t.  Only processing <-> blocked moves are
  * ever made; logs are made whatever the status (see hook_map in hookmap.c). */
 void hook_map(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff);
+void hook_effect_done(struct hook_effect *eff);
 
 /* Byte length of the first max_chars characters of the UTF-8 string s (all
  * of it when shorter).  A byte that does not start a valid sequence counts

@@ -75,7 +75,7 @@ static const struct column {
 
 enum {
 	S_BEGIN, S_COMMIT, S_ROLLBACK, S_GET_TASK, S_RECENT, S_SET_STATUS, S_SET_SESSION, S_ADD_LOG,
-	S_GET_CURSOR, S_PUT_CURSOR, S_COUNT
+	S_GET_CURSOR, S_PUT_CURSOR, S_SET_QUESTION, S_CLEAR_QUESTION, S_COUNT
 };
 
 /* Prepared once, on first use, and reused: hook-apply runs them for every
@@ -93,7 +93,8 @@ static const char *const stmt_sql[S_COUNT] = {
 	               " (SELECT CASE json_extract(value, '$.where') WHEN 'local' THEN 'local'"
 	               "  ELSE nullif(json_extract(value, '$.sprite'), '') END"
 	               "  FROM settings WHERE key = 'sprite_tools.agent.' || t.id AND json_valid(value)),"
-	               " CASE WHEN coalesce(p.sprite_name, '') = '' THEN 'task-' || p.name ELSE p.sprite_name END)"
+	               " CASE WHEN coalesce(p.sprite_name, '') = '' THEN 'task-' || p.name ELSE p.sprite_name END),"
+	               " EXISTS (SELECT 1 FROM settings WHERE key = 'sprite_tools.question.' || t.id)"
 	               " FROM tasks t LEFT JOIN projects p ON p.name = t.project WHERE t.id = ?1",
 	[S_RECENT] = "SELECT line_type FROM task_logs WHERE task_id = ?1 ORDER BY id DESC LIMIT ?2",
 	[S_SET_STATUS] = "UPDATE tasks SET status = ?2, updated_at = CURRENT_TIMESTAMP WHERE id = ?1",
@@ -103,6 +104,9 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_GET_CURSOR] = "SELECT cursor FROM hook_cursors WHERE source = ?1",
 	[S_PUT_CURSOR] = "INSERT INTO hook_cursors (source, cursor, updated_at) VALUES (?1, ?2, CURRENT_TIMESTAMP)"
 	                 " ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+	/* The question a task's agent waits on (task reply answers it). */
+	[S_SET_QUESTION] = "INSERT OR REPLACE INTO settings (key, value) VALUES ('sprite_tools.question.' || ?1, ?2)",
+	[S_CLEAR_QUESTION] = "DELETE FROM settings WHERE key = 'sprite_tools.question.' || ?1",
 };
 
 struct taskdb {
@@ -303,6 +307,7 @@ int taskdb_get_task(struct taskdb *db, long long id, struct taskdb_task *t)
 		t->started = sqlite3_column_int(s, 1);
 		t->session_id = col_dup(s, 2);
 		t->sprite = col_dup(s, 3);
+		t->question = sqlite3_column_int(s, 4);
 	}
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
@@ -377,6 +382,17 @@ int taskdb_add_log(struct taskdb *db, long long id, const char *line_type, const
 		}
 		sqlite3_bind_text(s, 4, db->stamp, -1, SQLITE_STATIC);
 	}
+	return run(db, s);
+}
+
+int taskdb_set_question(struct taskdb *db, long long id, const char *json)
+{
+	sqlite3_stmt *s = stmt(db, json ? S_SET_QUESTION : S_CLEAR_QUESTION);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	if (json)
+		sqlite3_bind_text(s, 2, json, -1, SQLITE_STATIC);
 	return run(db, s);
 }
 

@@ -37,6 +37,7 @@ struct taskdb_task {
 	char *session_id;       /* claude_session_id, "" when NULL */
 	int started;            /* started_at is set */
 	char *sprite;           /* its project's sprite; "" when it has no project */
+	int question;           /* its agent waits on a question (settings sprite_tools.question.ID) */
 };
 /* 1 found, 0 no such task, -1 error. */
 int taskdb_get_task(struct taskdb *db, long long id, struct taskdb_task *t);
@@ -55,6 +56,9 @@ int taskdb_set_status(struct taskdb *db, long long id, const char *status);
 int taskdb_set_session(struct taskdb *db, long long id, const char *session_id);
 int taskdb_add_log(struct taskdb *db, long long id, const char *line_type, const char *content,
                    long long ts_ms);
+/* The question the task's agent waits on, as JSON (see struct hook_effect),
+ * or none (json NULL). */
+int taskdb_set_question(struct taskdb *db, long long id, const char *json);
 
 /* hook_cursors: the stored cursor of source (malloc'd JSON text; *json NULL
  * when there is none), and storing one.  0 or -1. */

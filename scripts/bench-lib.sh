@@ -52,9 +52,11 @@ run() {
 	return "$1"
 }
 
+# shellcheck disable=SC2120 # ARGS are optional
+# bench_start_spritesd [ARGS...]: spritesd, with ARGS, on a free port.
 bench_start_spritesd() {
 	command -v spritesd >/dev/null 2>&1 || die "spritesd not found: run make"
-	spritesd -q -l 127.0.0.1:0 -d "$STATE" >"$T/spritesd.log" 2>&1 &
+	spritesd -q -l 127.0.0.1:0 -d "$STATE" "$@" >"$T/spritesd.log" 2>&1 &
 	SPRITESD_PID=$!
 	i=0
 	while [ ! -s "$STATE/url" ]; do

@@ -40,9 +40,22 @@ struct source {
 
 /* A task as this batch knows it: read once per transaction, then kept in
  * step with what we write (nobody else can write until we commit). */
+/* v as compact JSON text, malloc'd (not by jansson's allocator, which may
+ * be jsonl's arenas), then the character end unless it is 0. */
+static char *json_text(const json_t *v, char end)
+{
+	size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
+	char *json = xmalloc(n + 2);
+	json_dumpb(v, json, n, JSON_COMPACT);
+	json[n] = end;
+	json[n + (end != 0)] = '\0';
+	return json;
+}
+
 struct task {
 	long long id;
 	int used, exists, started;
+	int question;       /* its agent waits on a question */
 	char *status, *session;
 	char *sprite;       /* its project's: the only sprite whose events it takes */
 	char recent[3][16]; /* line types of its last rows, newest first */
@@ -259,6 +272,7 @@ static struct task *task_get(struct app *a, long long id)
 		t->status = utf8_lossy(row.status);
 		t->session = row.session_id;
 		t->sprite = row.sprite;
+		t->question = row.question;
 		free(row.status);
 	}
 	return t;
@@ -346,11 +360,7 @@ static void batch_end(struct app *a)
 		struct source *s = &a->sources[i];
 		if (s->batch != a->batch || !s->cursor)
 			continue;
-		/* json_dumpb: the text is ours, not jansson's allocator's. */
-		size_t n = json_dumpb(s->cursor, NULL, 0, JSON_COMPACT);
-		char *json = xmalloc(n + 1);
-		json_dumpb(s->cursor, json, n, JSON_COMPACT);
-		json[n] = '\0';
+		char *json = json_text(s->cursor, 0);
 		if (taskdb_put_cursor(a->db, s->name, json) < 0)
 			db_fail(a);
 		free(json);
@@ -502,6 +512,18 @@ static void apply_event(struct app *a, const struct line_info *li, const struct 
 	}
 	struct hook_effect eff;
 	hook_map(ev, &ht, &eff);
+	if (eff.question) {
+		char *json = json_text(eff.question, 0);
+		if (taskdb_set_question(a->db, t->id, json) < 0)
+			db_fail(a);
+		free(json);
+		t->question = 1;
+	} else if (eff.question_clear && t->question) {
+		if (taskdb_set_question(a->db, t->id, NULL) < 0)
+			db_fail(a);
+		t->question = 0;
+	}
+	hook_effect_done(&eff);
 	if (!eff.new_status && !eff.set_session && !eff.nlogs)
 		return;
 	char *old_status = t->status;
@@ -644,13 +666,15 @@ static void usage(FILE *f)
 	fprintf(f,
 	        "usage: %s [--db PATH] [--sprite NAME]  apply hook events read on stdin\n"
 	        "       %s [--db PATH] --cursor SOURCE  print the cursor stored for SOURCE\n"
+	        "       %s --settings COMMAND  print Claude Code's settings: a hook running\n"
+	        "                   COMMAND for every event this applies\n"
 	        "  --db PATH        the task database (default: $TASK_DB, else\n"
 	        "                   $XDG_DATA_HOME/task/tasks.db, else\n"
 	        "                   ~/.local/share/task/tasks.db)\n"
 	        "  --sprite NAME    the sprite that bare lines (without a cursor) come from;\n"
 	        "                   an event applies only to a task of that sprite's project\n"
 	        "  --cursor SOURCE  SPRITE:PATH, as in sprite-tail's cursors\n",
-	        progname(), progname());
+	        progname(), progname(), progname());
 }
 
 /* The default database, as the task app finds it; its directory is made
@@ -682,6 +706,21 @@ static char *default_db(int make_dir)
 	return path;
 }
 
+/* The hooks that feed us, from the mapping's own table: task installs them
+ * in the agent's Claude Code settings. */
+static int print_settings(const char *command)
+{
+	json_t *settings = hook_settings_json(command);
+	if (!settings)
+		die(EXIT_FAIL, "cannot make the settings (is the command valid UTF-8?)");
+	char *json = json_text(settings, '\n');
+	if (write_all(1, json, strlen(json)) < 0 && errno != EPIPE)
+		die(EXIT_FAIL, "cannot write to standard output: %s", strerror(errno));
+	free(json);
+	json_decref(settings);
+	return EXIT_OK;
+}
+
 static int print_cursor(const char *path, const char *source)
 {
 	struct stat st;
@@ -710,10 +749,11 @@ int main(int argc, char *argv[])
 		{ "db", required_argument, NULL, 'd' },
 		{ "cursor", required_argument, NULL, 'c' },
 		{ "sprite", required_argument, NULL, 's' },
+		{ "settings", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *db_opt = NULL, *cursor = NULL, *sprite = NULL;
+	const char *db_opt = NULL, *cursor = NULL, *sprite = NULL, *settings = NULL;
 	int c;
 
 	set_progname(argv[0]);
@@ -724,6 +764,7 @@ int main(int argc, char *argv[])
 		case 'd': db_opt = optarg; break;
 		case 'c': cursor = optarg; break;
 		case 's': sprite = optarg; break;
+		case 'S': settings = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default:
 			cli_option_error(c, argv);
@@ -735,6 +776,11 @@ int main(int argc, char *argv[])
 		warnx_("unexpected argument \"%s\": events are read on stdin", argv[optind]);
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (settings) {
+		if (!*settings)
+			die(EXIT_USAGE, "--settings needs the hook's command (task-hook's path)");
+		return print_settings(settings);
 	}
 	if (db_opt && !*db_opt)
 		die(EXIT_USAGE, "--db needs a file name");

@@ -90,7 +90,7 @@ steps "$FIX/tmux-permission.jsonl" 7 <<'EOF'
 8 processing | tool:Bash: echo hi > hello.txt
 9 processing
 10 processing
-11 blocked | system:Waiting for user input
+11 blocked | text:done | system:Waiting for user input
 12 blocked
 13 processing | user:append a line (answer with Enter)
 14 processing
@@ -99,7 +99,7 @@ steps "$FIX/tmux-permission.jsonl" 7 <<'EOF'
 17 blocked
 18 processing | tool:Bash: echo more >> hello.txt
 19 processing
-20 blocked | system:Waiting for user input
+20 blocked | text:done | system:Waiting for user input
 21 blocked
 22 processing | user:append a line (answer with 3 = No)
 23 processing
@@ -116,20 +116,20 @@ steps "$FIX/tmux-permission.jsonl" 7 <<'EOF'
 34 processing | tool:Bash: echo more >> hello.txt
 35 processing
 36 processing
-37 blocked | system:Waiting for user input
+37 blocked | text:done | system:Waiting for user input
 38 processing | user:append a line (after choosing 2)
 39 processing | pending_tool:echo more >> hello.txt
 40 processing
 41 blocked | system:Waiting for permission: Bash: echo more >> hello.txt
 42 processing | tool:Bash: echo more >> hello.txt
 43 processing
-44 blocked | system:Waiting for user input
+44 blocked | text:done | system:Waiting for user input
 45 blocked
 46 blocked | system:Agent exited (prompt_input_exit) | question:Task needs review
 EOF
 is "$(q "SELECT claude_session_id FROM tasks WHERE id = 7")" 3b4906ec-8be3-4e6d-9c8d-47b3ac212d6a \
 	"SessionStart stored claude_session_id"
-is "$(q "SELECT count(*) FROM task_logs")" 29 "29 rows in all, none for another task"
+is "$(q "SELECT count(*) FROM task_logs")" 33 "33 rows in all, none for another task"
 ts1=$(head -n 1 "$T/hooks.jsonl" | jq .ts)
 is "$(q "SELECT created_at FROM task_logs WHERE id = 1")" "$(q "SELECT datetime($ts1 / 1000, 'unixepoch')")" \
 	"a row's created_at is the event's ts (UTC, the task app's format)"
@@ -169,7 +169,7 @@ steps "$FIX/print-tools.jsonl" 8 <<'EOF'
 4 processing
 5 processing | pending_tool:Fake subagent
 6 processing
-7 processing
+7 processing | system:Subagent finished: general-purpose
 8 processing | tool:Agent: Fake subagent
 9 processing
 10 processing | pending_tool:TaskCreate
@@ -192,7 +192,7 @@ steps "$FIX/print-tools.jsonl" 8 <<'EOF'
 27 processing | tool:Bash: mkdir -p ../.claude && echo '{"env":{"HARNESS":"1"}}' > ../.claude/settings.local.json && sleep 3
 28 processing
 29 processing
-30 blocked | system:Waiting for user input
+30 blocked | text:done | system:Waiting for user input
 31 blocked | system:Agent exited (other) | question:Task needs review
 EOF
 
@@ -270,7 +270,8 @@ is "$got" \
 	"processing | system:Agent resumed working | pending_tool:ls" "PreToolUse while blocked: processing, Agent resumed working"
 step 21 Notification '"notification_type":"idle_prompt","message":"Claude is waiting for your input"'
 is "$got" \
-	"blocked | system:Waiting for user input" "Notification idle_prompt while processing: blocked"
+	"blocked | system:Waiting for user input: Claude is waiting for your input" \
+	"Notification idle_prompt while processing: blocked, with its message"
 step 21 Notification '"notification_type":"elicitation_dialog"'
 is "$got" blocked \
 	"Notification while blocked: nothing new"
@@ -281,7 +282,7 @@ is "$got" processing \
 	"another Notification: nothing"
 step 21 Notification '"notification_type":"elicitation_dialog","message":"Pick one"'
 is "$got" \
-	"blocked | system:Waiting for user input" "Notification elicitation_dialog while processing: blocked"
+	"blocked | system:Waiting for user input: Pick one" "Notification elicitation_dialog while processing: blocked, with its message"
 step 21 SessionEnd '"reason":"clear"'
 is "$got" blocked "SessionEnd reason clear: nothing"
 is "$(cat "$T/step.out")" "" "and no change line"
@@ -771,6 +772,85 @@ done
 is "$(cat "$T/rc")/$(cat "$T/err")" "0/" "stdout closed early (| head -n 1): exit 0, nothing on stderr"
 is "$(jq -r .logs[0].content "$T/out")" p0 "the reader got the first change line"
 is "$(q "SELECT count(*) FROM task_logs")" 20000 "and every event was applied all the same"
+
+# ---- a turn that fails: the real CLI's StopFailure (HTTP 400) ----
+newdb
+task 9 processing
+rm -f "$T/hooks.jsonl"
+since=0
+steps "$FIX/api-error-stopfailure.jsonl" 9 <<'EOF'
+1 processing | system:Claude session: 030386b0-01f4-415a-b5bb-9f2d6146bc87
+2 processing | user:overload the api
+3 blocked | error:API error (invalid_request): Prompt is too long · the request is ~250000 tokens (limit 200000) but this conversation is only ~1538 tokens — the rest is system prompt, tool definitions, and attachment content. A single-exchange conversation cannot be compacted; reduce attached files/tools or start with less context.
+4 blocked | system:Agent exited (other) | question:Task needs review
+EOF
+newdb
+task 9 processing
+since=0
+step 9 StopFailure '"error":"authentication_failed","error_details":"401 {\"type\":\"error\"}"'
+is "$got" 'blocked | error:API error (authentication_failed): 401 {"type":"error"}' \
+	"StopFailure without a message: the API's details"
+step 9 StopFailure
+is "$got" 'blocked | error:API error' "StopFailure with nothing: still logged"
+step 9 PreCompact '"trigger":"auto"'
+is "$got" 'blocked | system:Compacting the conversation (auto)' "PreCompact: logged, with its trigger"
+step 9 SubagentStop '"agent_type":"Explore","last_assistant_message":"found it"'
+is "$got" 'blocked | system:Subagent finished: Explore' "SubagentStop: logged; the status stays"
+step 9 Stop '"last_assistant_message":"line one\nline two"'
+is "$got" 'blocked | text:line one | line two | system:Waiting for user input' "Stop: what the agent said, whole, then waiting"
+long=$(printf '%02100d' 0 | tr 0 w)
+step 9 Stop "\"last_assistant_message\":\"$long\""
+is "$(q "SELECT length(content) FROM task_logs WHERE task_id = 9 AND line_type = 'text' ORDER BY id DESC LIMIT 1")" \
+	2000 "what the agent said is cut to 2000 characters"
+
+# ---- AskUserQuestion: a question, not a permission ----
+newdb
+task 10 processing
+since=0
+questions='"tool_name":"AskUserQuestion","tool_input":{"questions":[
+ {"question":"Which color?","header":"Color","options":[{"label":"Red","description":"warm"},{"label":"Blue","description":"cool"}],"multiSelect":false},
+ {"question":"Which extras?","header":"Extras","options":[{"label":"Shadow","description":""},{"label":"Glow"}],"multiSelect":true}]}'
+questions=$(printf '%s' "$questions" | tr -d '\n')
+step 10 PreToolUse "$questions"
+is "$got" 'processing | pending_tool:AskUserQuestion' "PreToolUse AskUserQuestion: pending, not yet blocked"
+step 10 PermissionRequest "$questions"
+is "$got" 'blocked | question:Question 1/2 (Color, choose one): Which color? 1. Red (warm); 2. Blue (cool); or an answer of your own | question:Question 2/2 (Extras, choose any): Which extras? 1. Shadow; 2. Glow; or an answer of your own' \
+	"PermissionRequest AskUserQuestion: blocked, each question with its options numbered"
+is "$(q "SELECT value FROM settings WHERE key = 'sprite_tools.question.10'")" \
+	'{"questions":[{"header":"Color","question":"Which color?","multiSelect":false,"options":[{"label":"Red","description":"warm"},{"label":"Blue","description":"cool"}]},{"header":"Extras","question":"Which extras?","multiSelect":true,"options":[{"label":"Shadow","description":""},{"label":"Glow","description":""}]}],"next":0}' \
+	"the question is stored for task reply"
+step 10 Notification '"notification_type":"permission_prompt","message":"Claude needs your permission"'
+is "$got" blocked "the permission_prompt Notification that follows: nothing new"
+is "$(q "SELECT count(*) FROM settings WHERE key = 'sprite_tools.question.10'")" 1 "the question still pending"
+step 10 PostToolUse "$questions"
+is "$got" 'processing | tool:AskUserQuestion' "PostToolUse AskUserQuestion (answered): processing, though questions are the last rows"
+is "$(q "SELECT count(*) FROM settings WHERE key = 'sprite_tools.question.10'")" 0 "and no question pending"
+step 10 PermissionRequest "$questions"
+step 10 Stop
+is "$(q "SELECT count(*) FROM settings WHERE key = 'sprite_tools.question.10'")" 0 "a Stop ends a pending question too"
+step 10 UserPromptSubmit '"prompt":"x"'
+step 10 PermissionRequest '"tool_name":"AskUserQuestion","tool_input":{"questions":[{"question":"No options","options":[]},"junk"]}'
+is "$got" 'blocked | system:Waiting for permission: AskUserQuestion' "questions without options: shown as a permission"
+is "$(q "SELECT count(*) FROM settings WHERE key = 'sprite_tools.question.10'")" 0 "and none stored"
+many=$(jq -nr '{tool_name: "AskUserQuestion", tool_input: {questions: [range(6) | {question: ("q" + tostring), header: ("h" * 40),
+	options: [range(10) | {label: ("L" * 70), description: ("d" * 90)}]}]}} | tostring | .[1:-1]')
+step 10 PermissionRequest "$many"
+is "$(q "SELECT json_array_length(value, '\$.questions') || ' ' || json_array_length(value, '\$.questions[0].options')
+	|| ' ' || length(json_extract(value, '\$.questions[0].header')) || ' ' || length(json_extract(value, '\$.questions[0].options[0].label'))
+	|| ' ' || length(json_extract(value, '\$.questions[0].options[0].description'))
+	FROM settings WHERE key = 'sprite_tools.question.10'")" "4 8 30 60 80" \
+	"at most 4 questions of 8 options; header, label and description cut to 30, 60, 80 characters"
+
+# ---- the hooks installed: the mapping's own table ----
+run hook-apply --settings '/home/sprite/.local/bin/task-hook'
+is "$rc/$err" "0/" "--settings: exit 0"
+is "$(printf '%s' "$out" | jq -c '[.hooks | to_entries[] | [.key, .value[0].matcher // ""]]')" \
+	'[["SessionStart","startup|resume|clear|compact"],["UserPromptSubmit",""],["PreToolUse",""],["PostToolUse",""],["PermissionRequest",""],["Notification","permission_prompt|idle_prompt|elicitation_dialog"],["Stop",""],["StopFailure",""],["SubagentStop",""],["PreCompact",""],["SessionEnd",""]]' \
+	"every event mapped, with its matcher"
+is "$(printf '%s' "$out" | jq -r '[.hooks[][].hooks[] | "\(.type) \(.command)"] | unique | .[]') $(printf '%s' "$out" | jq .skipDangerousModePermissionPrompt)" \
+	"command /home/sprite/.local/bin/task-hook true" "each runs the command given; the dangerous-mode prompt skipped"
+run hook-apply --settings ''
+is "$rc" 2 "--settings with no command: usage error"
 
 # The default database: $TASK_DB, else $XDG_DATA_HOME/task/tasks.db, else ~/.local/share/task/tasks.db.
 TASK_DB=$T/env.db hook-apply </dev/null

@@ -68,8 +68,9 @@ done <<'EOF'
 {"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"file_path":"/w/b","content":"SECRET"}}
 {"hook_event_name":"PreToolUse","tool_name":"MultiEdit","tool_input":{"file_path":"/w/c","edits":[{"old_string":"x","new_string":"y"}]}}
 {"hook_event_name":"PreToolUse","tool_name":"NotebookEdit","tool_input":{"notebook_path":"/w/n.ipynb","new_source":"print(1)"}}
-{"hook_event_name":"Stop","stop_hook_active":false,"last_assistant_message":"a long answer"}
+{"hook_event_name":"Stop","stop_hook_active":false,"last_assistant_message":"the answer"}
 {"hook_event_name":"SubagentStop","agent_id":"a1","last_assistant_message":"a long answer"}
+{"hook_event_name":"StopFailure","error":"rate_limit","error_details":"429 x","last_assistant_message":"API Error"}
 {"hook_event_name":"PostToolBatch","tool_calls":[{"tool_name":"Write","tool_input":{"file_path":"/w/b","content":"SECRET"},"tool_use_id":"t2","tool_response":"done"}]}
 {"hook_event_name":"UserPromptSubmit","prompt":"content, old_string and new_string stay elsewhere","content":"top-level content is kept"}
 EOF
@@ -78,14 +79,22 @@ cat >"$T/want" <<'EOF'
 {"hook_event_name":"PreToolUse","tool_name":"Write","tool_input":{"file_path":"/w/b"},"task_id":5}
 {"hook_event_name":"PreToolUse","tool_name":"MultiEdit","tool_input":{"file_path":"/w/c"},"task_id":5}
 {"hook_event_name":"PreToolUse","tool_name":"NotebookEdit","tool_input":{"notebook_path":"/w/n.ipynb"},"task_id":5}
-{"hook_event_name":"Stop","stop_hook_active":false,"task_id":5}
+{"hook_event_name":"Stop","stop_hook_active":false,"last_assistant_message":"the answer","task_id":5}
 {"hook_event_name":"SubagentStop","agent_id":"a1","task_id":5}
+{"hook_event_name":"StopFailure","error":"rate_limit","error_details":"429 x","last_assistant_message":"API Error","task_id":5}
 {"hook_event_name":"PostToolBatch","tool_calls":[{"tool_name":"Write","tool_input":{"file_path":"/w/b"},"tool_use_id":"t2"}],"task_id":5}
 {"hook_event_name":"UserPromptSubmit","prompt":"content, old_string and new_string stay elsewhere","content":"top-level content is kept","task_id":5}
 EOF
 cmp -s "$T/want" "$T/got"
-ok $? "Write content, MultiEdit edits, NotebookEdit new_source, last_assistant_message, a batch's tool_response and contents dropped; nothing else"
+ok $? "Write content, MultiEdit edits, NotebookEdit new_source, a subagent's last_assistant_message, a batch's tool_response and contents dropped; the turn's last message and error kept; nothing else"
 diff "$T/want" "$T/got" | sed 's/^/# /'
+rm -f "$F"
+# What the agent said, and an error's details, cut to 4096 characters.
+rm -f "$F"
+jq -nc '{hook_event_name: "StopFailure", error: "x", error_details: ("é" * 5000), last_assistant_message: ("a" * 5000)}' |
+	TASK_ID=5 TASK_HOOKS_FILE=$F task-hook
+is "$(jq -r '"\(.last_assistant_message | length) \(.error_details | length)"' "$F")" "4096 4096" \
+	"last_assistant_message and error_details cut to 4096 characters"
 rm -f "$F"
 th 9 <<'EOF'
 {"hook_event_name":"TaskCreated","task_id":"1","task_subject":"Fake task"}
@@ -104,13 +113,15 @@ done
 is "$(lines)" 77 "the 77 fixture events: 77 lines"
 jq -c 'del(.ts)' "$F" >"$T/got"
 cat "$FIX/print-tools.jsonl" "$FIX/tmux-permission.jsonl" |
-	jq -c 'del(.tool_response, .last_assistant_message)
+	jq -c 'del(.tool_response)
+		| if .hook_event_name == "SubagentStop" then del(.last_assistant_message) else . end
 		| if has("tool_calls") then .tool_calls |= map(del(.tool_response)) else . end
 		| if has("task_id") then .claude_task_id = .task_id else . end
 		| .task_id = 7' >"$T/want"
 cmp -s "$T/want" "$T/got"
-ok $? "each as it came, less tool_response and last_assistant_message, with task_id 7"
-is "$(grep -c '"tool_response"\|"last_assistant_message"' "$F")" 0 "no tool_response or last_assistant_message left"
+ok $? "each as it came, less tool_response and a subagent's last_assistant_message, with task_id 7"
+is "$(grep -c '"tool_response"' "$F")/$(grep -c '"last_assistant_message"' "$F")" 0/5 \
+	"no tool_response left; the 5 turns' last messages kept"
 
 # A line still over 256 KiB has its strings cut to 1024 characters.
 rm -f "$F"

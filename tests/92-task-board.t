@@ -249,7 +249,7 @@ stderr_is 'task: unknown argument --frob: usage: task list [--status S] [--proje
 run task show 2
 is "$rc/$err" "0/" "show: exit 0"
 is "$(jq -c 'del(.created_at, .updated_at)' "$T/out")" \
-	'{"id":2,"title":"Speed up CI","body":"the cache is cold","status":"backlog","type":"","project":"api","worktree_path":"","branch_name":"","claude_session_id":"","daemon_session":"","tmux_window_id":"","permission_mode":"","started_at":null,"completed_at":null,"logs":[]}' \
+	'{"id":2,"title":"Speed up CI","body":"the cache is cold","status":"backlog","type":"","project":"api","worktree_path":"","branch_name":"","claude_session_id":"","daemon_session":"","tmux_window_id":"","permission_mode":"","started_at":null,"completed_at":null,"question":null,"error":null,"logs":[]}' \
 	"show: the row and its logs (none), one line"
 run task show 99
 is "$rc/$out" "1/" "show of an unknown task: exit 1"

@@ -32,18 +32,9 @@ q() { sqlite3 -batch -cmd '.timeout 10000' "$TASK_DB" "$@"; }
 S=task-web
 in_sprite() { sprite-exec -s "$S" -- sh -c "$@"; }
 
-# wait_for SQL WANT DESCRIPTION: the query gives WANT within 20 s.
-wait_for() {
-	i=0
-	while got=$(q "$1") && [ "$got" != "$2" ] && [ "$i" -lt 200 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	is "$got" "$2" "$3"
-}
 # logged ID TYPE CONTENT: how many such log rows task ID has.
 logged() { q "SELECT count(*) FROM task_logs WHERE task_id = $1 AND line_type = '$2' AND content = '$3'"; }
-wait_log() { wait_for "SELECT count(*) > 0 FROM task_logs WHERE task_id = $1 AND line_type = '$2' AND content = '$3'" 1 "$4"; }
+wait_log() { wait_query "SELECT count(*) > 0 FROM task_logs WHERE task_id = $1 AND line_type = '$2' AND content = '$3'" 1 "$4"; }
 # wait_err TEXT: the daemon said TEXT within 10 s.
 wait_err() {
 	i=0
@@ -133,7 +124,7 @@ hello" "/workspace holds the repository, main checked out"
 is "$(in_sprite 'cat ~/setup-runs')" "run" "bin/setup ran once"
 is "$(sprite-exec -s "$S" -- cat /home/sprite/.claude/settings.json | jq -c '[.skipDangerousModePermissionPrompt,
 	(.hooks | keys), .hooks.SessionStart[0].matcher, .hooks.Notification[0].matcher,
-	([.hooks[][] | select(has("matcher"))] | length), ([.hooks[][].hooks[].command] | unique)]')" '[true,["Notification","PermissionRequest","PostToolUse","PreToolUse","SessionEnd","SessionStart","Stop","SubagentStop","UserPromptSubmit"],"startup|resume|clear|compact","permission_prompt|idle_prompt|elicitation_dialog",2,["/home/sprite/.local/bin/task-hook"]]' \
+	([.hooks[][] | select(has("matcher"))] | length), ([.hooks[][].hooks[].command] | unique)]')" '[true,["Notification","PermissionRequest","PostToolUse","PreCompact","PreToolUse","SessionEnd","SessionStart","Stop","StopFailure","SubagentStop","UserPromptSubmit"],"startup|resume|clear|compact","permission_prompt|idle_prompt|elicitation_dialog",2,["/home/sprite/.local/bin/task-hook"]]' \
 	"settings.json: every hook of section 4 to the hook writer, the spec's matchers, dangerous mode's prompt skipped"
 is "$(in_sprite 'stat -c %a ~/.local/bin/task-hook && cmp ~/.local/bin/task-hook -' <"$TOP/bin/task-hook" && echo same)" \
 	"755
@@ -221,7 +212,7 @@ is "$(git -C "$R" show task/1-fix-the-login-bug:NOTES.md)" "- Fix the login bug"
 
 # ---- task keys: a second turn ----
 run task reply 1 'Also the logout'
-wait_for "SELECT count(*) FROM task_logs WHERE task_id = 1 AND content = 'Waiting for permission: Bash: git log --oneline -3'" 2 \
+wait_query "SELECT count(*) FROM task_logs WHERE task_id = 1 AND content = 'Waiting for permission: Bash: git log --oneline -3'" 2 \
 	"a second prompt: a second turn, a second permission"
 run task keys 1 3
 is "$rc/$out/$err" "0//" "task keys 1 3: exit 0"
@@ -259,7 +250,7 @@ is "$(in_sprite 'ls /tmp/pwned /tmp/pwned2 /tmp/x 2>/dev/null | wc -l')/$(ls "$T
 task keys 2 Escape
 reply="it's \"fine\"; \$(touch /tmp/pwned3) \`touch /tmp/pwned4\` & | > < \\ \$HOME"
 printf '%s\n' "$reply" | task reply 2 -
-wait_for "SELECT count(*) FROM task_logs WHERE task_id = 2 AND line_type = 'user' AND content = $(printf "'%s'" "$(printf '%s' "$reply" | sed "s/'/''/g")")" 1 \
+wait_query "SELECT count(*) FROM task_logs WHERE task_id = 2 AND line_type = 'user' AND content = $(printf "'%s'" "$(printf '%s' "$reply" | sed "s/'/''/g")")" 1 \
 	"a reply from stdin reaches the agent intact (its prompt, logged)"
 is "$(in_sprite 'ls /tmp/pwned3 /tmp/pwned4 2>/dev/null | wc -l')" 0 "and executes nothing"
 
@@ -301,7 +292,7 @@ is "$out" "" "its pipelines are gone with it"
 before=$(q 'SELECT count(*) FROM task_logs')
 start_daemon
 run task reply 3 'Once more'
-wait_for "SELECT count(*) FROM task_logs WHERE task_id = 3 AND content = 'Waiting for permission: Bash: git log --oneline -3'" 2 \
+wait_query "SELECT count(*) FROM task_logs WHERE task_id = 3 AND content = 'Waiting for permission: Bash: git log --oneline -3'" 2 \
 	"restarted, the daemon applies the new events"
 sleep 0.5
 is "$(q 'SELECT count(*) FROM task_logs WHERE task_id = 3 AND line_type = '\''user'\'' AND content = '\''Once more'\''')/$(q 'SELECT count(*) FROM task_logs')" \

@@ -113,7 +113,7 @@ is "$(in_sprite '. ~/.config/task/agent.env && echo "$NODE_EXTRA_CA_CERTS" && st
 600
 $(cat "$T/ca.pem")" "the CA bundle copied into the sprite, NODE_EXTRA_CA_CERTS naming the copy"
 is "$(in_sprite 'jq -c .env ~/.claude/settings.json')" \
-	'{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC":"1","DISABLE_AUTOUPDATER":"1","DISABLE_TELEMETRY":"1","DISABLE_ERROR_REPORTING":"1","DISABLE_FEEDBACK_COMMAND":"1","DISABLE_BUG_COMMAND":"1","CLAUDE_CODE_DISABLE_TERMINAL_TITLE":"1"}' \
+	'{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC":"1","DISABLE_AUTOUPDATER":"1","DISABLE_TELEMETRY":"1","DISABLE_ERROR_REPORTING":"1","DISABLE_FEEDBACK_COMMAND":"1","DISABLE_BUG_COMMAND":"1","CLAUDE_CODE_DISABLE_TERMINAL_TITLE":"1","CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL":"1"}' \
 	"Claude Code's settings in the sprite: the switches for unattended use"
 is "$(q "SELECT key || ' ' || value FROM settings WHERE key LIKE 'sprite_tools.env.%'")" \
 	'sprite_tools.env.1 ["MY_TOKEN","LONG_SECRET"]' "the --env names remembered for the project, in settings"

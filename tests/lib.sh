@@ -128,6 +128,18 @@ sprite_procs() {
 	done <"${2:-$STATE}/cgroups" | sort -u
 }
 
+# wait_query SQL WANT DESCRIPTION: the test's own q (its database) gives
+# WANT for SQL within $WAIT_S seconds (default 20), then the test is on it
+# ($got holds the last answer).
+wait_query() {
+	_i=0
+	while got=$(q "$1") && [ "$got" != "$2" ] && [ "$_i" -lt "$((${WAIT_S:-20} * 10))" ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	is "$got" "$2" "$3"
+}
+
 cleanup() {
 	# Sprites' sandboxes outlive spritesd by design: destroy them, then make
 	# sure nothing of this test is left running.

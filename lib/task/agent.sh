@@ -11,6 +11,9 @@
 # through exec stdin or sprite-sendkeys; scripts run in a sprite are constant
 # text (sh -c or sh -s) whose data comes as arguments or on stdin.
 
+# shellcheck source=lib/task/answer.sh
+. "$TASK_LIBDIR/task/answer.sh"
+
 TASK_SESSION=task-daemon
 TASK_WORKSPACE=/workspace
 # shellcheck disable=SC2034 # for sprite.sh and daemon.sh
@@ -344,6 +347,11 @@ EOF
 { chmod 755 "$dir/task-launch.tmp.$$" && mv "$dir/task-launch.tmp.$$" "$dir/task-launch"; } ||
 	fail "cannot write the launcher $dir/task-launch"
 
+# The default agent must be there: one line saying how, not a window that
+# dies at once.
+if [ -z "$agent" ] && ! PATH=$HOME/.local/bin:$PATH command -v claude >/dev/null 2>&1; then
+	fail "claude is not installed on $where: install it (npm install -g @anthropic-ai/claude-code${SPRITE_NAME:+, in task sprite attach}), or set TASK_AGENT"
+fi
 # (Another execute may make the session at the same time: that will do.)
 if ! tmux has-session -t task-daemon 2>/dev/null && ! e=$(tmux new-session -d -s task-daemon -n main -c "$repo" 2>&1) &&
 	! tmux has-session -t task-daemon 2>/dev/null; then
@@ -370,21 +378,10 @@ SCRIPT
 
 # hooks_settings HOOK-COMMAND: Claude Code settings with the hooks of
 # task-workflow section 4, each running HOOK-COMMAND, and the dangerous-mode
-# prompt skipped.
+# prompt skipped: hook-apply makes them from its own table, so that the
+# hooks installed are the events it maps.
 hooks_settings() {
-	jq -n --arg cmd "$1" '
-		[{type: "command", command: $cmd}] as $h
-		| {skipDangerousModePermissionPrompt: true,
-		   hooks: {
-			SessionStart: [{matcher: "startup|resume|clear|compact", hooks: $h}],
-			UserPromptSubmit: [{hooks: $h}],
-			PreToolUse: [{hooks: $h}],
-			PostToolUse: [{hooks: $h}],
-			PermissionRequest: [{hooks: $h}],
-			Notification: [{matcher: "permission_prompt|idle_prompt|elicitation_dialog", hooks: $h}],
-			Stop: [{hooks: $h}],
-			SubagentStop: [{hooks: $h}],
-			SessionEnd: [{hooks: $h}]}}'
+	hook-apply --settings "$1"
 }
 
 # prompt_write FILE: the loaded task's prompt: its title, its body, and the
@@ -586,10 +583,33 @@ agent_reply() {
 	fi
 }
 
+# A reply to a task whose agent asked a question (AskUserQuestion) answers
+# it: option numbers (1, or 1,3 where several may be chosen) or text of the
+# user's own.  Without one, numbers alone are refused unless a permission
+# dialog waits: they would answer nothing (text read from standard input
+# goes as it is).
 cmd_reply() {
-	[ $# -eq 2 ] || usage_die "reply needs a task id and text: task reply ID TEXT (TEXT - reads standard input)"
+	[ $# -eq 2 ] || usage_die "reply needs a task id and text: task reply ID TEXT|N|N,M (TEXT - reads standard input)"
 	db_init
-	agent_reply "$1" "$2"
+	_id=$(int "$1") || exit 2
+	_q=$(sql "SELECT value FROM settings WHERE key = $(question_key "$_id")") ||
+		die "cannot read the task database $DB"
+	if [ -n "$_q" ] && [ "$2" != - ]; then
+		[ -n "$2" ] || usage_die "nothing to reply: give an option's number or your own text"
+		question_answer "$_id" "$2" "$_q"
+		return
+	fi
+	# A number answers a permission dialog too (1 allows, 3 denies).
+	case $2 in
+	*[!0-9,]* | '' | -) ;;
+	*)
+		[ "$(sql "SELECT count(*) FROM tasks t WHERE id = $_id AND status = 'blocked'
+			AND (SELECT content FROM task_logs WHERE task_id = t.id AND line_type IN ('system', 'question', 'user')
+			     ORDER BY id DESC LIMIT 1) LIKE 'Waiting for permission%'")" = 1 ] ||
+			usage_die "task $_id's agent asks no question: nothing sent (to send \"$2\" as text: echo $2 | task reply $_id -)"
+		;;
+	esac
+	agent_reply "$_id" "$2"
 }
 
 cmd_keys() {
@@ -616,6 +636,50 @@ cmd_keys() {
 	else
 		ltmux "$A_SOCKET" send-keys -t "$A_TARGET" "$@" 2>"$TASK_TMP/send.err" ||
 			send_failed "$TASK_TMP/send.err" tmux
+	fi
+}
+
+# ---- task output ----
+
+# task output ID [-n LINES]: the agent's pane as it is now (its last LINES
+# lines, default all that is on screen), without attaching: tmux
+# capture-pane, with the pane's own escape sequences left out and what is
+# left cleaned (the text is the agent's).
+cmd_output() {
+	_usage='usage: task output ID [-n LINES]'
+	_id='' _n=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-h | --help) echo "$_usage"; return 0 ;;
+		-n) [ $# -ge 2 ] || usage_die "-n needs a number of lines: $_usage"; _n=$2; shift ;;
+		-n*) _n=${1#-n} ;;
+		-*) usage_die "unknown option \"$1\": $_usage" ;;
+		*) [ -z "$_id" ] || usage_die "output takes one task id: $_usage"; _id=$1 ;;
+		esac
+		shift
+	done
+	[ -n "$_id" ] || usage_die "output needs a task id: $_usage"
+	case $_n in
+	'') ;;
+	*[!0-9]* | 0 | ??????*) usage_die "-n wants a number of lines from 1 to 99999, not \"$_n\"" ;;
+	esac
+	db_init
+	agent_target "$(int "$_id")"
+	task_tmpdir
+	# The lines on screen, or the last N of the pane's history and screen.
+	set -- capture-pane -p -J -t "$A_TARGET"
+	[ -z "$_n" ] || set -- "$@" -S "-$_n"
+	if [ "$A_WHERE" = sprite ]; then
+		sprite-exec -n -s "$S_NAME" -- tmux "$@" >"$TASK_TMP/pane" 2>"$TASK_TMP/pane.err"
+	else
+		ltmux "$A_SOCKET" "$@" >"$TASK_TMP/pane" 2>"$TASK_TMP/pane.err"
+	fi || send_failed "$TASK_TMP/pane.err" "$([ "$A_WHERE" = sprite ] && echo sprite-exec || echo tmux)"
+	# Trailing blank lines are the screen's empty rows, not output.
+	_out=$(jq -rR "$TASK_JQ_DEFS"'clean' <"$TASK_TMP/pane") || die "cannot read the pane's text"
+	if [ -n "$_n" ]; then
+		printf '%s\n' "$_out" | tail -n "$_n"
+	elif [ -n "$_out" ]; then
+		printf '%s\n' "$_out"
 	fi
 }
 

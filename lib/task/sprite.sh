@@ -309,7 +309,7 @@ cj=$HOME/.claude.json
 tmux has-session -t task-daemon 2>/dev/null || tmux new-session -d -s task-daemon -n main -c /workspace ||
 	fail "cannot start the tmux session task-daemon"
 if [ "${1:-0}" != 1 ] && ! PATH=$bin:$PATH command -v claude >/dev/null 2>&1; then
-	echo "task: claude is not installed in sprite ${SPRITE_NAME:-}: install it there (task sprite attach), or set TASK_AGENT" >&2
+	echo "task: claude is not installed in sprite ${SPRITE_NAME:-}: install it there (in task sprite attach: npm install -g @anthropic-ai/claude-code), or set TASK_AGENT" >&2
 fi
 exit 0
 SCRIPT
@@ -369,11 +369,15 @@ NODE_EXTRA_CA_CERTS file ca/extra-ca.pem'
 # of environment variables), so that it calls nothing but the model's API:
 # no updates, telemetry, error reports, feedback command
 # (DISABLE_BUG_COMMAND is its older name, for older versions) or terminal
-# titles (their request to the small model included).  Set in the sprite's
+# titles (their request to the small model included).  And no automatic
+# install of Anthropic's official plugin marketplace: the real CLI (2.1.197)
+# fetches it at start from downloads.claude.ai, then github.com, despite
+# the switches above (seen in tests/91).  Set in the sprite's
 # ~/.claude/settings.json "env": they hold however claude starts there.
 AGENT_UNATTENDED='{"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
 	"DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "DISABLE_FEEDBACK_COMMAND": "1",
-	"DISABLE_BUG_COMMAND": "1", "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1"}'
+	"DISABLE_BUG_COMMAND": "1", "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
+	"CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1"}'
 
 # jq's mask: a secret's first and last 4 characters, the rest hidden (all of
 # it under 12 characters); unpass: a URL without its user:password@.  Run

@@ -125,13 +125,23 @@ cmd_show() {
 	[ $# -eq 1 ] || usage_die "usage: task show ID"
 	_id=$(int "$1") || exit 2
 	db_init
-	# The row, then its last 10 log rows (oldest first) under "logs".
+	# The row; the question its agent waits on (AskUserQuestion: its
+	# questions, options and the one to answer now, "next"), else null; the
+	# API error its last turn ended on (newer than the last prompt), else
+	# null; then its last 10 log rows (oldest first) under "logs".
 	_out=$(sql -json "SELECT * FROM tasks WHERE id = $_id;
+		SELECT value AS question FROM settings WHERE key = 'sprite_tools.question.$_id' AND json_valid(value);
+		SELECT content AS error FROM task_logs WHERE task_id = $_id AND line_type = 'error'
+			AND id > (SELECT coalesce(max(id), 0) FROM task_logs WHERE task_id = $_id AND line_type = 'user')
+			ORDER BY id DESC LIMIT 1;
 		SELECT * FROM (SELECT id, line_type, content, created_at FROM task_logs
 			WHERE task_id = $_id ORDER BY id DESC LIMIT 10) ORDER BY id") ||
 		die "cannot read the task database $DB"
 	[ -n "$_out" ] || die "no task $_id (task list shows them)"
-	printf '%s' "$_out" | jq -cn '[inputs] | .[0][0] + {logs: (.[1] // [])}'
+	printf '%s' "$_out" | jq -cn '[inputs] as $r | $r[0][0]
+		+ {question: ([$r[][] | select(has("question")) | .question | fromjson][0]),
+		   error: ([$r[][] | select(has("error")) | .error][0]),
+		   logs: ([$r[] | select(.[0] | has("line_type"))][0] // [])}'
 }
 
 # ---- task logs ID [-f] [--json] ----
