@@ -229,5 +229,15 @@ is "$(jq -r 'select(.scheme == "http" and .path == "/v1/messages") | .auth' "$AP
 	"the gateway got the requests, with ANTHROPIC_AUTH_TOKEN as a bearer"
 is "$(($(jq -r 'select(.scheme == "http")' "$APILOG" | wc -l) > http_before))" 1 "over plain HTTP"
 
+# ---- /compact and /exit, as the real CLI reports them ----
+run task reply 2 /compact
+wait_query "SELECT count(*) FROM task_logs WHERE task_id = 2 AND content = 'Compacting the conversation (manual)'" 1 \
+	"/compact: PreCompact logged, with its trigger"
+run task reply 2 /exit
+wait_query "SELECT group_concat(line_type || ':' || content, ' | ') FROM (SELECT * FROM task_logs WHERE task_id = 2
+	AND line_type IN ('system', 'question') ORDER BY id DESC LIMIT 2)" \
+	"question:Task needs review | system:Agent exited (prompt_input_exit)" "/exit: SessionEnd, the task needs review"
+is "$(status_of 2)" blocked "blocked"
+
 plan "$tap_n"
 done_testing

@@ -27,6 +27,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (int j = 0; j < eff.nlogs; j++)
 				if (strlen(eff.logs[j].content) >= HOOK_TEXT_MAX)
 					abort();
+			/* A pending question is what task reply reads: it must
+			 * be JSON that jansson can write (valid UTF-8, no NULs). */
+			if (eff.question) {
+				char *text = json_dumps(eff.question, JSON_COMPACT);
+				if (!text)
+					abort();
+				free(text);
+			}
+			hook_effect_done(&eff);
 		}
 	}
 	json_decref(obj);
