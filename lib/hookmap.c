@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The field that says what a tool call does.  Claude Code 2.1 calls the
@@ -109,8 +110,13 @@ size_t utf8_prefix(const char *s, size_t max_chars)
 static void put(char *buf, size_t *len, const char *s, size_t max_chars)
 {
 	size_t n = utf8_prefix(s, max_chars);
-	if (n > HOOK_TEXT_MAX - 1 - *len)
-		n = HOOK_TEXT_MAX - 1 - *len; /* cannot happen with our cuts; never overflow */
+	if (n > HOOK_TEXT_MAX - 1 - *len) {
+		/* Out of room (a long message of 4-byte characters after an
+		 * error kind): cut there, but never inside a character. */
+		n = HOOK_TEXT_MAX - 1 - *len;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
 	memcpy(buf + *len, s, n);
 	*len += n;
 	buf[*len] = '\0';
@@ -252,10 +258,28 @@ static void map_post_tool(const struct hook_event *ev, const struct hook_task *t
 		eff->new_status = "processing";
 }
 
-/* s cut to max characters, as a new JSON string (NULL when s is NULL). */
+/* s cut to max characters, on one line, as a new JSON string (NULL when s
+ * is NULL): control characters (C0, DEL, C1) become spaces.  It is shown
+ * on one line, and task reply builds its keys from it. */
 static json_t *cut_string(const char *s, size_t max)
 {
-	return s ? json_stringn(s, utf8_prefix(s, max)) : NULL;
+	if (!s)
+		return NULL;
+	size_t n = utf8_prefix(s, max);
+	char *line = malloc(n + 1);
+	if (!line)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		line[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+		if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9f) {
+			line[i] = ' '; /* U+0080-U+009F: two bytes, two spaces */
+			line[++i] = ' ';
+		}
+	}
+	json_t *str = json_stringn(line, n);
+	free(line);
+	return str;
 }
 
 /* AskUserQuestion's questions, as far as they make sense: each with its

@@ -798,6 +798,11 @@ step 9 SubagentStop '"agent_type":"Explore","last_assistant_message":"found it"'
 is "$got" 'blocked | system:Subagent finished: Explore' "SubagentStop: logged; the status stays"
 step 9 Stop '"last_assistant_message":"line one\nline two"'
 is "$got" 'blocked | text:line one | line two | system:Waiting for user input' "Stop: what the agent said, whole, then waiting"
+jq -nc '{hook_event_name: "StopFailure", task_id: 9, error: ("😀" * 60), last_assistant_message: ("ab" + "😀" * 2000)}' |
+	hook-apply --db "$D" --sprite s >/dev/null 2>&1
+q "SELECT content FROM task_logs WHERE task_id = 9 ORDER BY id DESC LIMIT 1" >"$T/long-error"
+iconv -f UTF-8 -t UTF-8 "$T/long-error" >/dev/null 2>&1
+ok $? "an error row out of room is cut between characters: valid UTF-8"
 long=$(printf '%02100d' 0 | tr 0 w)
 step 9 Stop "\"last_assistant_message\":\"$long\""
 is "$(q "SELECT length(content) FROM task_logs WHERE task_id = 9 AND line_type = 'text' ORDER BY id DESC LIMIT 1")" \
@@ -828,6 +833,11 @@ is "$(q "SELECT count(*) FROM settings WHERE key = 'sprite_tools.question.10'")"
 step 10 PermissionRequest "$questions"
 step 10 Stop
 is "$(q "SELECT count(*) FROM settings WHERE key = 'sprite_tools.question.10'")" 0 "a Stop ends a pending question too"
+step 10 UserPromptSubmit '"prompt":"x"'
+step 10 PermissionRequest '"tool_name":"AskUserQuestion","tool_input":{"questions":[{"question":"Q\nK Enter","header":"H\u001b]0;x\u0007","options":[{"label":"A\r\nK C-c","description":"d\u0085e"}]}]}'
+is "$(q "SELECT value FROM settings WHERE key = 'sprite_tools.question.10'")" \
+	'{"questions":[{"header":"H ]0;x ","question":"Q K Enter","multiSelect":false,"options":[{"label":"A  K C-c","description":"d  e"}]}],"next":0}' \
+	"a question's texts are kept on one line: control characters (C0, C1) as spaces"
 step 10 UserPromptSubmit '"prompt":"x"'
 step 10 PermissionRequest '"tool_name":"AskUserQuestion","tool_input":{"questions":[{"question":"No options","options":[]},"junk"]}'
 is "$got" 'blocked | system:Waiting for permission: AskUserQuestion' "questions without options: shown as a permission"

@@ -73,11 +73,12 @@ project_sprite() {
 }
 
 # first_reason FILE PREFIX: the first message of a command in FILE, without
-# its "PREFIX: ", for a one-line error of ours.
+# its "PREFIX: ", for a one-line error of ours; cleaned (term_clean), as it
+# may be a sprite's words (its tmux's, its shell's).
 first_reason() {
 	_r=$(sed -n "s/^$2: //p" "$1" | head -n 1)
 	[ -n "$_r" ] || _r=$(grep -v '^[[:space:]]*$' "$1" | tail -n 1)
-	printf '%s' "${_r:-no message}"
+	printf '%s\n' "${_r:-no message}" | term_clean | tr -d '\n'
 }
 
 # sprite_ready SPRITE: the API answers (the local spritesd is started when
@@ -663,8 +664,9 @@ cmd_output() {
 	'') ;;
 	*[!0-9]* | 0 | ??????*) usage_die "-n wants a number of lines from 1 to 99999, not \"$_n\"" ;;
 	esac
+	_id=$(int "$_id") || exit 2
 	db_init
-	agent_target "$(int "$_id")"
+	agent_target "$_id"
 	task_tmpdir
 	# The lines on screen, or the last N of the pane's history and screen.
 	set -- capture-pane -p -J -t "$A_TARGET"

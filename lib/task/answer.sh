@@ -21,7 +21,10 @@ question_key() { printf "'sprite_tools.question.%s'" "$1"; }
 # (refused), then one line a step: "K KEY" (a key), "T" (the text), or "P"
 # (a longer pause: the next screen is drawn).
 question_plan() {
-	printf '%s' "$1" | jq -r --arg a "$2" '
+	# The A and E lines hold the agent's text and the user's: cleaned, so
+	# that each is one line (no step can ride in them) and harmless on a
+	# terminal.
+	printf '%s' "$1" | jq -r --arg a "$2" "$TASK_JQ_DEFS"'
 		.questions as $qs | (.next // 0) as $i | $qs[$i] as $q | ($q.options | length) as $n
 		| [if $i + 1 == ($qs | length) and (($qs | length) > 1 or $q.multiSelect) then "P", "K 1" else empty end] as $review
 		| ($q.header // "" | if . == "" then "question \($i + 1)" else . end) as $name
@@ -30,17 +33,17 @@ question_plan() {
 			($a | split(",") | map(tonumber) | unique) as $ns
 			| [$ns[] | select(. < 1 or . > $n)] as $bad
 			| if ($ns | length) > 1 and ($q.multiSelect | not) then
-				"E \($name) takes one choice: give one number (1-\($n)), or your own text"
+				"E \($name | clean) takes one choice: give one number (1-\($n)), or your own text"
 			  elif ($bad | length) > 0 then
-				"E \($name) has no option \($bad[0]): choose 1-\($n)\(if $q.multiSelect then " (several: 1,3)" else "" end), or give your own text"
+				"E \($name | clean) has no option \($bad[0]): choose 1-\($n)\(if $q.multiSelect then " (several: 1,3)" else "" end), or give your own text"
 			  else
-				"A \($name): \([$ns[] | $q.options[. - 1].label] | join(", "))",
+				"A \("\($name): \([$ns[] | $q.options[. - 1].label] | join(", "))" | clean)",
 				($ns[] | "K \(.)"),
 				(if $q.multiSelect then "K Right" else empty end),
 				$review[]
 			  end
 		  else
-			"A \($name): \($a)",
+			"A \("\($name): \($a)" | clean)",
 			(if $q.multiSelect then (range($n) | "K Down"), "T", "K Tab", "K Enter"
 			 else "K \($n + 1)", "T", "K Enter" end),
 			$review[]

@@ -585,8 +585,13 @@ agent_env_put() {
 agent_setup() {
 	_hook=$(command -v task-hook) || die "task-hook not found next to task"
 	sprite_put "$S_NAME" .local/bin/task-hook <"$_hook" || exit 1
-	hooks_settings task-hook | jq --argjson env "$AGENT_UNATTENDED" '. + {env: $env}' |
-		sprite_put "$S_NAME" .config/task/claude-settings.json || exit 1
+	# Made first: without them the agent would run with no hooks at all.
+	_settings=$(hooks_settings task-hook | jq -c --argjson env "$AGENT_UNATTENDED" '. + {env: $env}')
+	case $_settings in
+	'{'*) ;;
+	*) die "cannot make Claude Code's settings (hook-apply --settings failed: run make)" ;;
+	esac
+	printf '%s\n' "$_settings" | sprite_put "$S_NAME" .config/task/claude-settings.json || exit 1
 	agent_env_put init
 	agent_setup_script | sx "$S_NAME" -- sh -s -- "$([ -n "${TASK_AGENT:-}" ] && echo 1 || echo 0)" || exit 1
 }

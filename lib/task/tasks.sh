@@ -130,7 +130,8 @@ cmd_show() {
 	# API error its last turn ended on (newer than the last prompt), else
 	# null; then its last 10 log rows (oldest first) under "logs".
 	_out=$(sql -json "SELECT * FROM tasks WHERE id = $_id;
-		SELECT value AS question FROM settings WHERE key = 'sprite_tools.question.$_id' AND json_valid(value);
+		SELECT value AS question FROM settings WHERE key = 'sprite_tools.question.$_id' AND json_valid(value)
+			AND EXISTS (SELECT 1 FROM tasks WHERE id = $_id);
 		SELECT content AS error FROM task_logs WHERE task_id = $_id AND line_type = 'error'
 			AND id > (SELECT coalesce(max(id), 0) FROM task_logs WHERE task_id = $_id AND line_type = 'user')
 			ORDER BY id DESC LIMIT 1;

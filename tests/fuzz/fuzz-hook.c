@@ -24,9 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			hook_map(&ev, &tasks[i], &eff);
 			if (eff.nlogs < 0 || eff.nlogs > HOOK_LOG_MAX)
 				abort();
-			for (int j = 0; j < eff.nlogs; j++)
+			for (int j = 0; j < eff.nlogs; j++) {
 				if (strlen(eff.logs[j].content) >= HOOK_TEXT_MAX)
 					abort();
+				/* Valid UTF-8, whatever was cut. */
+				json_t *str = json_string(eff.logs[j].content);
+				if (!str)
+					abort();
+				json_decref(str);
+			}
 			/* A pending question is what task reply reads: it must
 			 * be JSON that jansson can write (valid UTF-8, no NULs). */
 			if (eff.question) {
