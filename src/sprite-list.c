@@ -67,7 +67,9 @@ int main(int argc, char *argv[])
 	do {
 		struct query q;
 		query_init(&q);
-		query_add(&q, "max_results", "100");
+		/* 50: the most Fly's documentation promises a page holds (1-50;
+		 * later specifications allow more, with 50 the default). */
+		query_add(&q, "max_results", "50");
 		if (prefix && *prefix)
 			query_add(&q, "prefix", prefix);
 		if (token)

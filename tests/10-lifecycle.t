@@ -72,7 +72,7 @@ is "$(count "$T/out")" 3 "three sprites, three lines"
 is "$(jq -r .name "$T/out" | tr '\n' ' ')" "alpha bravo charlie " "listed in name order"
 is "$(jq -c 'select(type != "object")' "$T/out")" "" "every line is a JSON object"
 
-# ---- pagination: more than one page of 100 ----
+# ---- pagination: more than one page (sprite-list asks for 50 a page) ----
 : >"$T/made"
 i=0
 fails=0
@@ -88,8 +88,8 @@ sort "$T/made" >"$T/want.names"
 before=$(grep -c 'GET /v1/sprites 200' "$T/spritesd.log")
 run sprite-list
 after=$(grep -c 'GET /v1/sprites 200' "$T/spritesd.log")
-is "$rc" 0 "sprite-list over two pages exits 0"
-is "$((after - before))" 2 "sprite-list asked for two pages"
+is "$rc" 0 "sprite-list over three pages exits 0"
+is "$((after - before))" 3 "sprite-list asked for three pages of 50"
 jq -r .name "$T/out" >"$T/got.names"
 is "$(count "$T/got.names")" 123 "all 123 sprites listed"
 is "$(sort "$T/got.names" | uniq -d)" "" "no sprite listed twice"

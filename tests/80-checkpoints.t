@@ -202,12 +202,23 @@ sprite-create q >/dev/null || echo "Bail out! cannot create sprite q"
 sprite-checkpoint -s q create -m empty >/dev/null 2>&1
 dirty() { sprite-exec -s q -n -- sh -c "head -c 256M /dev/zero >/workspace/$1"; }
 dirty big1
+# arrived N: spritesd has answered N checkpoint requests of q's (their
+# headers go at once, queued or not), so the next one comes after them
+# however slowly the machine starts a client (10 s at most).
+arrived() {
+	_i=0
+	while [ "$(grep -c 'POST /v1/sprites/q/checkpoint' "$T/spritesd.log")" -lt "$1" ] && [ "$_i" -lt 100 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+n0=$(grep -c 'POST /v1/sprites/q/checkpoint' "$T/spritesd.log")
 sprite-checkpoint -s q create -m first >"$T/q1.out" 2>"$T/q1.err" &
 q1=$!
-sleep 0.1
+arrived $((n0 + 1))
 sprite-checkpoint -s q create -m second >"$T/q2.out" 2>"$T/q2.err" &
 q2=$!
-sleep 0.1
+arrived $((n0 + 2))
 sprite-checkpoint -s q restore v0 >"$T/q3.out" 2>"$T/q3.err" &
 q3=$!
 wait "$q1"
