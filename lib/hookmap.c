@@ -122,6 +122,17 @@ static void put(char *buf, size_t *len, const char *s, size_t max_chars)
 	buf[*len] = '\0';
 }
 
+/* before, s cut to max_chars, then after; nothing when s is NULL or empty. */
+static void put_part(char *buf, size_t *len, const char *before, const char *s, size_t max_chars,
+                     const char *after)
+{
+	if (!s || !*s)
+		return;
+	put(buf, len, before, SIZE_MAX);
+	put(buf, len, s, max_chars);
+	put(buf, len, after, SIZE_MAX);
+}
+
 static const char *detail_field(const char *tool, json_t *input)
 {
 	for (size_t i = 0; i < sizeof details / sizeof details[0]; i++)
@@ -150,7 +161,7 @@ static void put_summary(char *buf, size_t *len, const struct hook_event *ev, siz
 {
 	const char *d = detail_field(ev->tool_name, ev->tool_input);
 	put(buf, len, ev->tool_name, HOOK_CUT);
-	if (d) {
+	if (d) { /* an empty detail too: "Bash: " */
 		put(buf, len, ": ", 2);
 		put(buf, len, d, max_chars);
 	}
@@ -330,11 +341,7 @@ static void put_question(char *b, size_t *len, json_t *q, size_t i, size_t n)
 	char num[48];
 	snprintf(num, sizeof num, "Question %zu/%zu (", i + 1, n);
 	put(b, len, num, SIZE_MAX);
-	const char *header = str(q, "header");
-	if (header && *header) {
-		put(b, len, header, SIZE_MAX);
-		put(b, len, ", ", SIZE_MAX);
-	}
+	put_part(b, len, "", str(q, "header"), SIZE_MAX, ", ");
 	put(b, len, json_is_true(json_object_get(q, "multiSelect")) ? "choose any" : "choose one", SIZE_MAX);
 	put(b, len, "): ", SIZE_MAX);
 	put(b, len, str(q, "question"), SIZE_MAX);
@@ -344,12 +351,7 @@ static void put_question(char *b, size_t *len, json_t *q, size_t i, size_t n)
 		snprintf(num, sizeof num, j ? "; %zu. " : " %zu. ", j + 1);
 		put(b, len, num, SIZE_MAX);
 		put(b, len, str(o, "label"), SIZE_MAX);
-		const char *desc = str(o, "description");
-		if (desc && *desc) {
-			put(b, len, " (", SIZE_MAX);
-			put(b, len, desc, SIZE_MAX);
-			put(b, len, ")", SIZE_MAX);
-		}
+		put_part(b, len, " (", str(o, "description"), SIZE_MAX, ")");
 	}
 	put(b, len, "; or an answer of your own", SIZE_MAX);
 }
@@ -393,10 +395,7 @@ static void map_notification(const struct hook_event *ev, const struct hook_task
 	size_t len;
 	char *b = add_log(eff, "system", &len);
 	put(b, &len, perm ? "Waiting for permission" : "Waiting for user input", SIZE_MAX);
-	if (ev->message && *ev->message) {
-		put(b, &len, ": ", SIZE_MAX);
-		put(b, &len, ev->message, HOOK_CUT);
-	}
+	put_part(b, &len, ": ", ev->message, HOOK_CUT, "");
 }
 
 static void map_stop(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
@@ -425,16 +424,8 @@ static void map_stop_failure(const struct hook_event *ev, const struct hook_task
 	size_t len;
 	char *b = add_log(eff, "error", &len);
 	put(b, &len, "API error", SIZE_MAX);
-	if (ev->error && *ev->error) {
-		put(b, &len, " (", SIZE_MAX);
-		put(b, &len, ev->error, 60);
-		put(b, &len, ")", SIZE_MAX);
-	}
-	const char *text = ev->said && *ev->said ? ev->said : ev->error_details;
-	if (text && *text) {
-		put(b, &len, ": ", SIZE_MAX);
-		put(b, &len, text, HOOK_CUT_SAID);
-	}
+	put_part(b, &len, " (", ev->error, 60, ")");
+	put_part(b, &len, ": ", ev->said && *ev->said ? ev->said : ev->error_details, HOOK_CUT_SAID, "");
 }
 
 static void map_subagent_stop(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
@@ -443,10 +434,7 @@ static void map_subagent_stop(const struct hook_event *ev, const struct hook_tas
 	size_t len;
 	char *b = add_log(eff, "system", &len);
 	put(b, &len, "Subagent finished", SIZE_MAX);
-	if (ev->agent_type && *ev->agent_type) {
-		put(b, &len, ": ", SIZE_MAX);
-		put(b, &len, ev->agent_type, 60);
-	}
+	put_part(b, &len, ": ", ev->agent_type, 60, "");
 }
 
 static void map_pre_compact(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
@@ -455,11 +443,7 @@ static void map_pre_compact(const struct hook_event *ev, const struct hook_task 
 	size_t len;
 	char *b = add_log(eff, "system", &len);
 	put(b, &len, "Compacting the conversation", SIZE_MAX);
-	if (ev->trigger && *ev->trigger) {
-		put(b, &len, " (", SIZE_MAX);
-		put(b, &len, ev->trigger, 20);
-		put(b, &len, ")", SIZE_MAX);
-	}
+	put_part(b, &len, " (", ev->trigger, 20, ")");
 }
 
 static void map_session_end(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
@@ -470,9 +454,7 @@ static void map_session_end(const struct hook_event *ev, const struct hook_task 
 	eff->question_clear = 1;
 	size_t len;
 	char *b = add_log(eff, "system", &len);
-	put(b, &len, "Agent exited (", SIZE_MAX);
-	put(b, &len, reason, HOOK_CUT);
-	put(b, &len, ")", SIZE_MAX);
+	put_part(b, &len, "Agent exited (", reason, HOOK_CUT, ")");
 	if (is(t, "processing") || is(t, "blocked")) {
 		if (is(t, "processing"))
 			eff->new_status = "blocked";
@@ -482,42 +464,36 @@ static void map_session_end(const struct hook_event *ev, const struct hook_task 
 
 /* ---- the mapping: task-workflow section 4, as one table ----
  * Every event task installs a hook for, with the hook's matcher (NULL: all
- * of the event), and what it does to a task.  Other events (InstructionsLoaded,
- * PostToolBatch, PostCompact, what later versions add) are accepted and
- * counted, and do nothing. */
+ * of the event), and what it does to a task; indexed by its kind, so that
+ * an event's name is looked up once, when it is parsed.  Other events
+ * (InstructionsLoaded, PostToolBatch, PostCompact, what later versions
+ * add) are HOOK_QUIET: accepted and counted, and they do nothing. */
 struct hook_rule {
 	const char *name;
-	enum hook_kind kind;
 	const char *matcher;
 	void (*map)(const struct hook_event *, const struct hook_task *, struct hook_effect *);
 };
 
 static const struct hook_rule rules[] = {
-	{ "SessionStart", HOOK_SESSION_START, "startup|resume|clear|compact", map_session_start },
-	{ "UserPromptSubmit", HOOK_PROMPT, NULL, map_prompt },
-	{ "PreToolUse", HOOK_PRE_TOOL, NULL, map_pre_tool },
-	{ "PostToolUse", HOOK_POST_TOOL, NULL, map_post_tool },
-	{ "PermissionRequest", HOOK_PERMISSION, NULL, map_permission },
-	{ "Notification", HOOK_NOTIFICATION, "permission_prompt|idle_prompt|elicitation_dialog", map_notification },
-	{ "Stop", HOOK_STOP, NULL, map_stop },
-	{ "StopFailure", HOOK_STOP_FAILURE, NULL, map_stop_failure },
-	{ "SubagentStop", HOOK_SUBAGENT_STOP, NULL, map_subagent_stop },
-	{ "PreCompact", HOOK_PRE_COMPACT, NULL, map_pre_compact },
-	{ "SessionEnd", HOOK_SESSION_END, NULL, map_session_end },
+	[HOOK_SESSION_START] = { "SessionStart", "startup|resume|clear|compact", map_session_start },
+	[HOOK_PROMPT] = { "UserPromptSubmit", NULL, map_prompt },
+	[HOOK_PRE_TOOL] = { "PreToolUse", NULL, map_pre_tool },
+	[HOOK_POST_TOOL] = { "PostToolUse", NULL, map_post_tool },
+	[HOOK_PERMISSION] = { "PermissionRequest", NULL, map_permission },
+	[HOOK_NOTIFICATION] = { "Notification", "permission_prompt|idle_prompt|elicitation_dialog", map_notification },
+	[HOOK_STOP] = { "Stop", NULL, map_stop },
+	[HOOK_STOP_FAILURE] = { "StopFailure", NULL, map_stop_failure },
+	[HOOK_SUBAGENT_STOP] = { "SubagentStop", NULL, map_subagent_stop },
+	[HOOK_PRE_COMPACT] = { "PreCompact", NULL, map_pre_compact },
+	[HOOK_SESSION_END] = { "SessionEnd", NULL, map_session_end },
 };
-
-static const struct hook_rule *rule_find(const char *name)
-{
-	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
-		if (!strcmp(name, rules[i].name))
-			return &rules[i];
-	return NULL;
-}
 
 static enum hook_kind rule_kind(const char *name)
 {
-	const struct hook_rule *rule = rule_find(name);
-	return rule ? rule->kind : HOOK_QUIET;
+	for (size_t k = HOOK_QUIET + 1; k < sizeof rules / sizeof rules[0]; k++)
+		if (!strcmp(name, rules[k].name))
+			return (enum hook_kind)k;
+	return HOOK_QUIET;
 }
 
 void hook_map(const struct hook_event *ev, const struct hook_task *t, struct hook_effect *eff)
@@ -527,9 +503,8 @@ void hook_map(const struct hook_event *ev, const struct hook_task *t, struct hoo
 	eff->question = NULL;
 	eff->question_clear = 0;
 	eff->nlogs = 0;
-	const struct hook_rule *rule = rule_find(ev->name);
-	if (rule)
-		rule->map(ev, t, eff);
+	if (ev->kind != HOOK_QUIET)
+		rules[ev->kind].map(ev, t, eff);
 }
 
 void hook_effect_done(struct hook_effect *eff)
@@ -541,11 +516,11 @@ void hook_effect_done(struct hook_effect *eff)
 json_t *hook_settings_json(const char *command)
 {
 	json_t *hooks = json_object();
-	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+	for (size_t k = HOOK_QUIET + 1; k < sizeof rules / sizeof rules[0]; k++) {
 		json_t *entry = json_pack("{s:[{s:s,s:s}]}", "hooks", "type", "command", "command", command);
-		if (rules[i].matcher)
-			json_object_set_new(entry, "matcher", json_string(rules[i].matcher));
-		json_object_set_new(hooks, rules[i].name, json_pack("[o]", entry));
+		if (rules[k].matcher)
+			json_object_set_new(entry, "matcher", json_string(rules[k].matcher));
+		json_object_set_new(hooks, rules[k].name, json_pack("[o]", entry));
 	}
 	/* Dangerous mode without its warning dialog (task-workflow section 5). */
 	return json_pack("{s:b,s:o}", "skipDangerousModePermissionPrompt", 1, "hooks", hooks);

@@ -38,8 +38,6 @@ struct source {
 	unsigned long batch; /* the batch it was loaded in */
 };
 
-/* A task as this batch knows it: read once per transaction, then kept in
- * step with what we write (nobody else can write until we commit). */
 /* v as compact JSON text, malloc'd (not by jansson's allocator, which may
  * be jsonl's arenas), then the character end unless it is 0. */
 static char *json_text(const json_t *v, char end)
@@ -52,6 +50,8 @@ static char *json_text(const json_t *v, char end)
 	return json;
 }
 
+/* A task as this batch knows it: read once per transaction, then kept in
+ * step with what we write (nobody else can write until we commit). */
 struct task {
 	long long id;
 	int used, exists, started;

@@ -553,6 +553,43 @@ send_failed() {
 	die "cannot send to task $T_ID's agent: $(first_reason "$1" "$2")"
 }
 
+# agent_paste FILE: FILE's text as one paste into the loaded task's agent,
+# no Enter (one final newline dropped).
+agent_paste() {
+	if [ "$A_WHERE" = sprite ]; then
+		sprite-sendkeys -s "$S_NAME" -t "$A_TARGET" --no-enter <"$1" 2>"$TASK_TMP/send.err" ||
+			send_failed "$TASK_TMP/send.err" sprite-sendkeys
+	else
+		# As sprite-sendkeys does: one final newline dropped.
+		_t=$(cat "$1"; printf x)
+		_t=${_t%x}
+		_t=${_t%"
+"}
+		printf '%s' "$_t" >"$TASK_TMP/paste"
+		{
+			ltmux "$A_SOCKET" load-buffer -b "task-$T_ID" "$TASK_TMP/paste" &&
+				ltmux "$A_SOCKET" paste-buffer -p -d -b "task-$T_ID" -t "$A_TARGET"
+		} 2>"$TASK_TMP/send.err" || send_failed "$TASK_TMP/send.err" tmux
+	fi
+}
+
+# agent_keys KEY...: press tmux's named keys in the loaded task's agent.
+agent_keys() {
+	if [ "$A_WHERE" = sprite ]; then
+		_n=$#
+		while [ "$_n" -gt 0 ]; do
+			set -- "$@" --key "$1"
+			shift
+			_n=$((_n - 1))
+		done
+		sprite-sendkeys -s "$S_NAME" -t "$A_TARGET" "$@" 2>"$TASK_TMP/send.err" ||
+			send_failed "$TASK_TMP/send.err" sprite-sendkeys
+	else
+		ltmux "$A_SOCKET" send-keys -t "$A_TARGET" "$@" 2>"$TASK_TMP/send.err" ||
+			send_failed "$TASK_TMP/send.err" tmux
+	fi
+}
+
 # agent_reply ID TEXT: type TEXT into the task's agent and press Enter, the
 # way Claude Code needs it (task-workflow section 6).  TEXT - reads it from
 # standard input (one final newline dropped).  For task retry too.
@@ -566,21 +603,14 @@ agent_reply() {
 	fi
 	[ -s "$TASK_TMP/text" ] || usage_die "nothing to reply: give some text (task keys $T_ID Enter presses Enter)"
 	if [ "$A_WHERE" = sprite ]; then
+		# One exec: sprite-sendkeys pastes, then presses Enter apart.
 		sprite-sendkeys -s "$S_NAME" -t "$A_TARGET" <"$TASK_TMP/text" 2>"$TASK_TMP/send.err" ||
 			send_failed "$TASK_TMP/send.err" sprite-sendkeys
 	else
-		# As sprite-sendkeys does: one final newline dropped, the text as
-		# one paste, then Enter apart.
-		_t=$(cat "$TASK_TMP/text"; printf x)
-		_t=${_t%x}
-		_t=${_t%"
-"}
-		printf '%s' "$_t" >"$TASK_TMP/text"
-		{
-			ltmux "$A_SOCKET" load-buffer -b "task-$T_ID" "$TASK_TMP/text" &&
-				ltmux "$A_SOCKET" paste-buffer -p -d -b "task-$T_ID" -t "$A_TARGET" &&
-				sleep 0.1 && ltmux "$A_SOCKET" send-keys -t "$A_TARGET" Enter
-		} 2>"$TASK_TMP/send.err" || send_failed "$TASK_TMP/send.err" tmux
+		# As sprite-sendkeys does: the text as one paste, then Enter apart.
+		agent_paste "$TASK_TMP/text"
+		sleep 0.1
+		agent_keys Enter
 	fi
 }
 
@@ -625,19 +655,7 @@ cmd_keys() {
 	done
 	agent_target "$_id"
 	task_tmpdir
-	if [ "$A_WHERE" = sprite ]; then
-		_n=$#
-		while [ "$_n" -gt 0 ]; do
-			set -- "$@" --key "$1"
-			shift
-			_n=$((_n - 1))
-		done
-		sprite-sendkeys -s "$S_NAME" -t "$A_TARGET" "$@" 2>"$TASK_TMP/send.err" ||
-			send_failed "$TASK_TMP/send.err" sprite-sendkeys
-	else
-		ltmux "$A_SOCKET" send-keys -t "$A_TARGET" "$@" 2>"$TASK_TMP/send.err" ||
-			send_failed "$TASK_TMP/send.err" tmux
-	fi
+	agent_keys "$@"
 }
 
 # ---- task output ----
@@ -677,7 +695,7 @@ cmd_output() {
 		ltmux "$A_SOCKET" "$@" >"$TASK_TMP/pane" 2>"$TASK_TMP/pane.err"
 	fi || send_failed "$TASK_TMP/pane.err" "$([ "$A_WHERE" = sprite ] && echo sprite-exec || echo tmux)"
 	# Trailing blank lines are the screen's empty rows, not output.
-	_out=$(jq -rR "$TASK_JQ_DEFS"'clean' <"$TASK_TMP/pane") || die "cannot read the pane's text"
+	_out=$(term_clean <"$TASK_TMP/pane") || die "cannot read the pane's text"
 	if [ -n "$_n" ]; then
 		printf '%s\n' "$_out" | tail -n "$_n"
 	elif [ -n "$_out" ]; then

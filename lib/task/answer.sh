@@ -56,22 +56,9 @@ question_plan() {
 question_step() {
 	case $1 in
 	P) sleep 0.4; return 0 ;;
-	T)
-		if [ "$A_WHERE" = sprite ]; then
-			sprite-sendkeys -s "$S_NAME" -t "$A_TARGET" --no-enter <"$TASK_TMP/text" 2>"$TASK_TMP/send.err"
-		else
-			ltmux "$A_SOCKET" load-buffer -b "task-$T_ID" "$TASK_TMP/text" 2>"$TASK_TMP/send.err" &&
-				ltmux "$A_SOCKET" paste-buffer -p -d -b "task-$T_ID" -t "$A_TARGET" 2>"$TASK_TMP/send.err"
-		fi
-		;;
-	K*)
-		if [ "$A_WHERE" = sprite ]; then
-			sprite-sendkeys -s "$S_NAME" -t "$A_TARGET" --key "${1#K }" 2>"$TASK_TMP/send.err"
-		else
-			ltmux "$A_SOCKET" send-keys -t "$A_TARGET" "${1#K }" 2>"$TASK_TMP/send.err"
-		fi
-		;;
-	esac || send_failed "$TASK_TMP/send.err" "$([ "$A_WHERE" = sprite ] && echo sprite-sendkeys || echo tmux)"
+	T) agent_paste "$TASK_TMP/text" ;;
+	K*) agent_keys "${1#K }" ;;
+	esac
 	sleep 0.15
 }
 

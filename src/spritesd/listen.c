@@ -164,6 +164,15 @@ static int needs_rewrite(const char *line, size_t len)
 	return 0;
 }
 
+/* Room for twice as much of the head, up to REQUEST_HEAD_MAX. */
+static void sniff_grow(struct sniff *sn)
+{
+	if (sn->cap >= REQUEST_HEAD_MAX)
+		return;
+	sn->cap = sn->cap * 2 < REQUEST_HEAD_MAX ? sn->cap * 2 : REQUEST_HEAD_MAX;
+	sn->buf = xrealloc(sn->buf, sn->cap);
+}
+
 static int too_long(int fd)
 {
 	static const char msg[] = "HTTP/1.1 431 Request Header Fields Too Large\r\n"
@@ -198,10 +207,8 @@ static int sniff_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 	 * complete, then goes to lws untouched (lws 4.1 mishandles a body
 	 * after a head handed over); the bytes stay readable, so between looks
 	 * we stop reading for a while that doubles, up to PEEK_WAIT_MAX_MS. */
-	if (sn->cap - sn->len < 4096 && sn->cap < REQUEST_HEAD_MAX) {
-		sn->cap = sn->cap * 2 < REQUEST_HEAD_MAX ? sn->cap * 2 : REQUEST_HEAD_MAX;
-		sn->buf = xrealloc(sn->buf, sn->cap);
-	}
+	if (sn->cap - sn->len < 4096)
+		sniff_grow(sn);
 	int fd = lws_get_socket_fd(wsi);
 	ssize_t n = recv(fd, sn->buf + sn->len, sn->cap - sn->len, MSG_PEEK);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -223,8 +230,7 @@ static int sniff_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		if ((size_t)n == REQUEST_HEAD_MAX)
 			return too_long(fd);
 		if ((size_t)n == sn->cap) { /* more may be there: a bigger look */
-			sn->cap = sn->cap * 2 < REQUEST_HEAD_MAX ? sn->cap * 2 : REQUEST_HEAD_MAX;
-			sn->buf = xrealloc(sn->buf, sn->cap);
+			sniff_grow(sn);
 			return 0;
 		}
 		sn->wait_ms = sn->wait_ms ? (sn->wait_ms * 2 < PEEK_WAIT_MAX_MS ? sn->wait_ms * 2 : PEEK_WAIT_MAX_MS) : 5;

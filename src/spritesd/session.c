@@ -141,6 +141,7 @@ static void finish(struct session *s)
 	if (s->finished)
 		return;
 	s->finished = 1;
+	s->sprite->live_sessions--;
 	s->sprite->srv->live_sessions--;
 	/* Reaped, its output drained: it holds no descriptor any more, only
 	 * what it printed, for a client still to attach; and the sprite keeps
@@ -307,8 +308,10 @@ void session_client_detached(struct session *s)
 
 void session_destroy(struct session *s)
 {
-	if (!s->finished)
+	if (!s->finished) {
+		s->sprite->live_sessions--;
 		s->sprite->srv->live_sessions--;
+	}
 	exec_clients_close(s);
 	kill_requests_finish(s);
 	if (!s->exited) {
@@ -592,21 +595,12 @@ static int open_pty(struct sprite *sp, int rows, int cols, int *master, int *sla
 	return 0;
 }
 
-/* Sessions whose command runs or whose output is still coming: each holds
+/* Sessions whose command runs or whose output is still coming each hold
  * descriptors (main.c, fd_budget). */
-static unsigned live_sessions(struct sprite *sp)
-{
-	unsigned n = 0;
-	lws_start_foreach_dll(struct lws_dll2 *, p, lws_dll2_get_head(&sp->sessions)) {
-		n += !lws_container_of(p, struct session, list)->finished;
-	} lws_end_foreach_dll(p);
-	return n;
-}
-
 int session_room(struct sprite *sp, char *err, size_t errlen)
 {
 	struct server *srv = sp->srv;
-	unsigned mine = live_sessions(sp);
+	unsigned mine = sp->live_sessions;
 	if (mine < srv->fds.sessions_sprite && srv->live_sessions < srv->fds.sessions_total)
 		return 0;
 	snprintf(err, errlen, "too many commands running: %u in sprite \"%s\", %u in all (at most %u and %u): "
@@ -697,6 +691,7 @@ struct session *session_start(struct sprite *sp, struct exec_request *req, char 
 	s->ring = lws_ring_create(sizeof(struct chunk), SCROLLBACK_CHUNKS, chunk_destroy);
 	s->hist_tail = lws_ring_get_oldest_tail(s->ring);
 	lws_dll2_add_tail(&s->list, &sp->sessions);
+	sp->live_sessions++;
 	sp->srv->live_sessions++;
 
 	/* Each output is read from our own fd; lws watches a duplicate, which

@@ -89,6 +89,7 @@ struct sprite {
 	json_t *meta;             /* the persisted sprite object */
 	struct sandbox sb;        /* init_pid == 0 when cold */
 	lws_dll2_owner_t sessions;
+	unsigned live_sessions;   /* of them, those not finished (server's live_sessions too) */
 	long long last_active_ms; /* last time it had a session */
 	struct policy *policy;    /* netpolicy.c: its network policy, loaded on first use */
 	lws_dll2_owner_t cp_queue; /* checkpoint.c: creates and restores, one at a time */
